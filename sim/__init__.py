@@ -1,0 +1,1 @@
+"""Cycle-accurate simulation of the compiled accelerator (reads what hw/ wrote)."""
