@@ -136,6 +136,14 @@ def _digits_arrays() -> dict[str, tuple[np.ndarray, np.ndarray]]:
             "test": (_readonly(big[te]), _readonly(y[te]))}
 
 
+def _shift_augment(u8: np.ndarray, max_shift: int = 2) -> np.ndarray:
+    """Random translation by up to `max_shift` pixels in x and y, zero fill (digits)."""
+    m = max_shift
+    padded = np.pad(u8, ((0, 0), (m, m), (m, m)))
+    i, j = torch.randint(0, 2 * m + 1, (2,)).tolist()
+    return padded[:, i:i + u8.shape[1], j:j + u8.shape[2]]
+
+
 # ---------------------------------------------------------------- cifar10
 def _md5(path: Path) -> str:
     h = hashlib.md5()
@@ -281,7 +289,7 @@ def resize_center_crop(im: Image.Image, resize: int = 256, crop: int = 224) -> I
     else:
         new_w, new_h = int(resize * width / height), resize
     im = im.resize((new_w, new_h), Image.BILINEAR)
-    left = 0
+    left = int(round((new_w - crop) / 2.0))
     top = int(round((new_h - crop) / 2.0))
     return im.crop((left, top, left + crop, top + crop))
 
@@ -329,8 +337,8 @@ def load_dataset(name: str, split: str, root: str | None = None,
                  augment: bool | None = None) -> Dataset:
     """Return the ``split`` ("train"/"test") of dataset ``name``.
 
-    ``augment=None`` augments the train split only (cifar10/imagenet);
-    mnist5k and digits are never augmented and ignore ``root``.
+    ``augment=None`` augments the train split only: random shifts of up to 2 pixels
+    (mnist5k, digits), crop+flip (cifar10, imagenet). mnist5k and digits ignore ``root``.
     Never downloads: for cifar10 run ``download_cifar10(root)`` first.
     """
     _check_name(name)
@@ -339,7 +347,7 @@ def load_dataset(name: str, split: str, root: str | None = None,
     aug = (split == "train") if augment is None else bool(augment)
     if name in ("mnist5k", "digits"):
         arrays = _mnist5k_arrays() if name == "mnist5k" else _digits_arrays()
-        return ArrayDataset(*arrays[split])
+        return ArrayDataset(*arrays[split], _shift_augment if aug else None)
     if name == "cifar10":
         return _load_cifar10(root, split, aug)
     if root is None:

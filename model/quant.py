@@ -94,8 +94,8 @@ class ScaledBinaryWeightQuant(nn.Module):
 
     grad_variant 'paper':    alpha is a function of W (gradient flows through alpha) and
                              d sign(W)/dW = 1{|W| <= 1}.
-    grad_variant 'official': alpha detached, d W_b/dW = 1{|W| <= 1} (clip STE), as in the
-                             official Bi-Real PyTorch code.
+    grad_variant 'official': alpha detached, d W_b/dW = 1{|W| <= 1} (clip STE, no alpha
+                             factor), exactly the official Bi-Real PyTorch code.
     """
 
     def __init__(self, grad_variant: str = "paper"):
@@ -110,8 +110,13 @@ class ScaledBinaryWeightQuant(nn.Module):
         dims = tuple(range(1, w.dim()))
         alpha = w.abs().mean(dim=dims, keepdim=True)
         if self.grad_variant == "official":
+            # official code: (alpha*sign(W)).detach() - clip(W).detach() + clip(W)
             alpha = alpha.detach()
-        return alpha * ClipSteSignFn.apply(w), alpha, self.zero_point(), self.bit_width()
+            c = torch.clamp(w, -1.0, 1.0)
+            y = (alpha * binary_sign(w)).detach() - c.detach() + c
+        else:
+            y = alpha * ClipSteSignFn.apply(w)
+        return y, alpha, self.zero_point(), self.bit_width()
 
 
 # --------------------------------------------------------------------------- injectors

@@ -58,7 +58,7 @@ def test_unknown_name_and_split():
 
 # ---------------------------------------------------------------- mnist5k / digits
 def test_mnist5k_split():
-    tr, te = load_dataset("mnist5k", "train"), load_dataset("mnist5k", "test")
+    tr, te = load_dataset("mnist5k", "train", augment=False), load_dataset("mnist5k", "test")
     assert len(tr) == 4000 and len(te) == 1000
     assert tr.images.shape == (4000, 1, 28, 28) and tr.images.dtype == np.uint8
     assert tr.labels.dtype == np.int64
@@ -74,6 +74,18 @@ def test_mnist5k_split():
             assert type(y) is int and y == ds.labels[i]
             assert torch.equal(x, torch.from_numpy(ds.images[i].astype(np.float32)) / 256)
     assert tr[0][0].max() > 0.5  # real pixel data, not all black
+
+
+def test_mnist5k_shift_augmentation_on_train_only():
+    tr, te = load_dataset("mnist5k", "train"), load_dataset("mnist5k", "test")
+    torch.manual_seed(0)
+    outs = [tr[3][0] for _ in range(12)]
+    plain = torch.from_numpy(tr.images[3].astype(np.float32)) / 256
+    assert any(not torch.equal(o, plain) for o in outs), "augmentation never applied"
+    for o in outs:                              # a pure translation: same pixels, moved
+        assert_quantized(o, (1, 28, 28))
+        assert o.sum() <= plain.sum()
+    assert torch.equal(te[3][0], torch.from_numpy(te.images[3].astype(np.float32)) / 256)
 
 
 def test_mnist5k_deterministic():
@@ -153,14 +165,17 @@ def test_cifar_augmentation(tmp_path):
     candidates = [c for i in range(9) for j in range(9)
                   for c in (padded[:, i:i + 32, j:j + 32], padded[:, i:i + 32, j:j + 32][:, :, ::-1])]
     torch.manual_seed(0)
-    outs = []
+    outs, flips = [], []
     for _ in range(20):
         x, y = train[4]
         assert_quantized(x, (3, 32, 32))
         assert y == int(train.labels[4])
         u8 = (x * 256).to(torch.uint8).numpy()
-        assert any(np.array_equal(u8, c) for c in candidates), "not a padded crop / flip"
+        match = [k for k, c in enumerate(candidates) if np.array_equal(u8, c)]
+        assert match, "not a padded crop / flip"
+        flips.append(match[0] % 2 == 1)
         outs.append(u8)
+    assert any(flips) and not all(flips), "horizontal flip missing or always applied"
     assert any(not np.array_equal(o, train.images[4]) for o in outs), "augmentation never applied"
     assert any(not np.array_equal(o, outs[0]) for o in outs), "augmentation is not random"
 
@@ -213,14 +228,15 @@ def test_cifar_from_tar(tmp_path, monkeypatch):
     assert sorted(p.name for p in root.iterdir()) == sorted([data.CIFAR10_TAR, data.CIFAR10_DIR])
 
 
-def test_cifar_tar_unsafe_member(tmp_path, monkeypatch):
+@pytest.mark.parametrize("member", ["../evil.bin", "/tmp/evil.bin", "cifar-10-batches-bin/../../evil.bin"])
+def test_cifar_tar_unsafe_member(tmp_path, monkeypatch, member):
     tar_path = tmp_path / data.CIFAR10_TAR
     with tarfile.open(tar_path, "w:gz") as tar:
-        info = tarfile.TarInfo("../evil.bin")
+        info = tarfile.TarInfo(member)
         info.size = 3
         tar.addfile(info, io.BytesIO(b"bad"))
     monkeypatch.setattr(data, "CIFAR10_MD5", hashlib.md5(tar_path.read_bytes()).hexdigest())
-    with pytest.raises(DataError, match=r"unsafe.*\.\./evil"):
+    with pytest.raises(DataError, match=re.escape(f"unsafe archive member {member!r}")):
         load_dataset("cifar10", "train", root=tmp_path)
     assert not (tmp_path / "evil.bin").exists()
 
@@ -241,7 +257,8 @@ def test_download_cifar10_offline_fake(tmp_path, monkeypatch):
     assert urls == [data.CIFAR10_URL]
     assert (root / data.CIFAR10_TAR).read_bytes() == payload_path.read_bytes()
     assert len(load_dataset("cifar10", "train", root=root, augment=False)) == 15
-    data.download_cifar10(root)  # already present: no second download
+    (root / data.CIFAR10_TAR).unlink()
+    data.download_cifar10(root)  # batches already extracted: no second download
     assert len(urls) == 1
     monkeypatch.setattr(data, "CIFAR10_MD5", "0" * 32)
     with pytest.raises(DataError, match="md5"):
@@ -280,8 +297,9 @@ def test_resize_center_crop_exact():
     out = np.asarray(data.resize_center_crop(Image.fromarray(arr)))
     assert out.shape == (224, 224, 3)
     assert np.array_equal(out, arr[16:240, 38:262])  # shorter side already 256: pure crop
-    tall = data.resize_center_crop(Image.new("RGB", (128, 400)))
-    assert tall.size == (224, 224)
+    tall = Image.fromarray(arr[:, :128]).resize((128, 400))
+    expected = tall.resize((256, 800), Image.BILINEAR).crop((16, 288, 240, 512))
+    assert np.array_equal(np.asarray(data.resize_center_crop(tall)), np.asarray(expected))
 
 
 def test_random_resized_crop():
@@ -290,6 +308,12 @@ def test_random_resized_crop():
     # aspect 1 cannot fit a full-area crop: torchvision-style centred fallback
     out = data.random_resized_crop(im, size=200, scale=(1, 1), ratio=(1, 1))
     assert np.array_equal(np.asarray(out), arr[:, 50:250])
+    out = data.random_resized_crop(im, size=224, scale=(1, 1), ratio=(1, 1.2))  # too tall: clamp to 1.2
+    expected = im.crop((30, 0, 270, 200)).resize((224, 224), Image.BILINEAR)
+    assert np.array_equal(np.asarray(out), np.asarray(expected))
+    # full area at the image's own aspect ratio fits exactly: whole image resized
+    out = data.random_resized_crop(im, size=224, scale=(1, 1), ratio=(1.5, 1.5))
+    assert np.array_equal(np.asarray(out), np.asarray(im.resize((224, 224), Image.BILINEAR)))
     torch.manual_seed(0)
     sizes = {data.random_resized_crop(im).size for _ in range(5)}
     assert sizes == {(224, 224)}
