@@ -160,7 +160,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data", default="mnist5k")
     s.add_argument("--data-root")
     s.add_argument("--out", required=True)
-    for k, t in (("epochs1", int), ("epochs2", int), ("batch-size", int), ("lr", float),
+    for k, t in (("epochs1", int), ("epochs2", int), ("batch-size", int), ("lr", float), ("lr2", float), ("ema", float), ("bn-freeze", int),
                  ("weight-decay", float), ("shortcut-bits", int), ("shortcut-frac", int),
                  ("w-bits", int), ("seed", int), ("workers", int), ("threads", int),
                  ("limit", int)):

@@ -136,12 +136,25 @@ def _digits_arrays() -> dict[str, tuple[np.ndarray, np.ndarray]]:
             "test": (_readonly(big[te]), _readonly(y[te]))}
 
 
-def _shift_augment(u8: np.ndarray, max_shift: int = 2) -> np.ndarray:
-    """Random translation by up to `max_shift` pixels in x and y, zero fill (digits)."""
-    m = max_shift
-    padded = np.pad(u8, ((0, 0), (m, m), (m, m)))
-    i, j = torch.randint(0, 2 * m + 1, (2,)).tolist()
-    return padded[:, i:i + u8.shape[1], j:j + u8.shape[2]]
+def _affine_augment(u8: np.ndarray, max_rot: float = 12.0, scale: tuple = (0.9, 1.1),
+                    max_shift: float = 2.0) -> np.ndarray:
+    """Random rotation (+-max_rot degrees), scale and translation (+-max_shift px) about the
+    image centre, bilinear, zero fill (digits: small-data regularizer). Output uint8."""
+    r = torch.rand(4).tolist()
+    ang = math.radians((2 * r[0] - 1) * max_rot)
+    sc = scale[0] + (scale[1] - scale[0]) * r[1]
+    tx, ty = ((2 * r[2] - 1) * max_shift, (2 * r[3] - 1) * max_shift)
+    h, w = u8.shape[1:]
+    cx, cy = (w - 1) / 2, (h - 1) / 2
+    # inverse map (output -> input) for PIL: x_in = A^-1 (x_out - c - t) + c
+    c, s_ = math.cos(ang) / sc, math.sin(ang) / sc
+    a, b, d, e = c, s_, -s_, c
+    ox, oy = cx + tx, cy + ty
+    coeffs = (a, b, cx - a * ox - b * oy, d, e, cy - d * ox - e * oy)
+    out = [np.asarray(Image.fromarray(ch).transform((w, h), Image.AFFINE, coeffs,
+                                                    resample=Image.BILINEAR, fillcolor=0))
+           for ch in u8]
+    return np.stack(out)
 
 
 # ---------------------------------------------------------------- cifar10
@@ -337,8 +350,8 @@ def load_dataset(name: str, split: str, root: str | None = None,
                  augment: bool | None = None) -> Dataset:
     """Return the ``split`` ("train"/"test") of dataset ``name``.
 
-    ``augment=None`` augments the train split only: random shifts of up to 2 pixels
-    (mnist5k, digits), crop+flip (cifar10, imagenet). mnist5k and digits ignore ``root``.
+    ``augment=None`` augments the train split only: small random affine warps (mnist5k,
+    digits), crop+flip (cifar10, imagenet). mnist5k and digits ignore ``root``.
     Never downloads: for cifar10 run ``download_cifar10(root)`` first.
     """
     _check_name(name)
@@ -347,7 +360,7 @@ def load_dataset(name: str, split: str, root: str | None = None,
     aug = (split == "train") if augment is None else bool(augment)
     if name in ("mnist5k", "digits"):
         arrays = _mnist5k_arrays() if name == "mnist5k" else _digits_arrays()
-        return ArrayDataset(*arrays[split], _shift_augment if aug else None)
+        return ArrayDataset(*arrays[split], _affine_augment if aug else None)
     if name == "cifar10":
         return _load_cifar10(root, split, aug)
     if root is None:

@@ -40,7 +40,8 @@ class TrainConfig:
     epochs1: int = 4           # stage 1: real-valued weights, clip activations
     epochs2: int = 8           # stage 2: binary
     batch_size: int = 64
-    lr: float = 2e-3
+    lr: float = 2e-3           # Adam learning rate, stage 1
+    lr2: float | None = None    # stage 2 (None: same as lr)
     weight_decay: float = 5e-6  # not applied to binary conv weights
     grad_variant: str = "paper"
     shortcut_bits: int = 8
@@ -51,6 +52,8 @@ class TrainConfig:
     threads: int = 0           # torch CPU threads (0: leave default)
     limit: int = 0             # use only the first N training images (0: all); for quick tests
     bn_recal_batches: int = 40  # re-estimate BN statistics on this many batches before eval
+    ema: float = 0.0           # stage 2: evaluate/keep an EMA of the latent weights (0: off)
+    bn_freeze: int = 0         # last N epochs of stage 2 train with frozen (recalibrated) BN stats
     resume: bool = False
     progress: bool | None = None  # None: tqdm only on a terminal
 
@@ -69,17 +72,41 @@ def _dist():
     return rank, world, dev
 
 
-def _optimizer(net: nn.Module, cfg: TrainConfig, epochs: int, steps: int):
+def _optimizer(net: nn.Module, cfg: TrainConfig, lr: float, epochs: int, steps: int):
     binary = {id(m.conv.weight) for m in net.modules() if isinstance(m, BinaryConv2d)}
     params = [p for p in net.parameters() if p.requires_grad]
     groups = [{"params": [p for p in params if id(p) in binary], "weight_decay": 0.0},
               {"params": [p for p in params if id(p) not in binary],
                "weight_decay": cfg.weight_decay}]
-    opt = torch.optim.Adam(groups, lr=cfg.lr)
+    opt = torch.optim.Adam(groups, lr=lr)
     total = max(1, epochs * steps)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, total) / total)))
     return opt, sched
+
+
+class WeightEMA:
+    """Exponential moving average of parameters: p_ema <- d p_ema + (1-d) p, per step.
+    For a binary net, sign(EMA(W)) is a majority vote over recent steps; it removes the
+    step-to-step sign flipping of latent weights near zero. BN statistics are re-estimated
+    for the averaged weights (recalibrate_bn)."""
+
+    def __init__(self, net: nn.Module, decay: float):
+        self.decay = decay
+        self.shadow = {k: p.detach().clone() for k, p in net.named_parameters()}
+
+    @torch.no_grad()
+    def update(self, net: nn.Module):
+        for k, p in net.named_parameters():
+            self.shadow[k].mul_(self.decay).add_(p.detach(), alpha=1 - self.decay)
+
+    @torch.no_grad()
+    def swap(self, net: nn.Module):
+        """Exchange the live and averaged parameters (call twice to undo)."""
+        for k, p in net.named_parameters():
+            tmp = p.detach().clone()
+            p.copy_(self.shadow[k])
+            self.shadow[k] = tmp
 
 
 @torch.no_grad()
@@ -192,23 +219,38 @@ def train(cfg: TrainConfig, log=print) -> dict:
     train_dl = make_loader(train_ds, cfg.batch_size, shuffle=True, workers=cfg.workers,
                            seed=cfg.seed, sampler=sampler)
     test_dl = make_loader(test_ds, 256, shuffle=False, workers=cfg.workers)
+    # BN recalibration sees un-augmented training images (less noise than augmented ones)
+    recal_ds = load_dataset(cfg.data, "train", cfg.data_root, augment=False)
+    if cfg.limit:
+        recal_ds = torch.utils.data.Subset(recal_ds, range(min(cfg.limit, len(recal_ds))))
+    recal_dl = make_loader(recal_ds, cfg.batch_size, shuffle=True, workers=cfg.workers,
+                           seed=cfg.seed + 1)
     model = nn.parallel.DistributedDataParallel(net) if world > 1 else net
-    opt = sched = None
+    opt = sched = ema = None
     t_start = time.time()
     for epoch in range(start, total):
         stage = 1 if epoch < cfg.epochs1 else 2
         net.set_binary(stage == 2)
         if opt is None or epoch == cfg.epochs1:
             n_ep = cfg.epochs1 if stage == 1 else cfg.epochs2
-            opt, sched = _optimizer(net, cfg, n_ep, len(train_dl))
+            lr = cfg.lr if stage == 1 or cfg.lr2 is None else cfg.lr2
+            opt, sched = _optimizer(net, cfg, lr, n_ep, len(train_dl))
             first = cfg.epochs1 if stage == 2 else 0
             if opt_state is not None and epoch > first:   # resuming inside a stage
                 opt.load_state_dict(opt_state["opt"])
                 sched.load_state_dict(opt_state["sched"])
             opt_state = None
+            ema = WeightEMA(net, cfg.ema) if stage == 2 and cfg.ema > 0 else None
         if sampler is not None:
             sampler.set_epoch(epoch)
         model.train()
+        frozen = stage == 2 and epoch >= total - cfg.bn_freeze
+        if frozen:
+            # train against the fixed normalization the deployed integer model uses; the
+            # statistics were re-estimated at the end of the previous epoch
+            for m in net.modules():
+                if isinstance(m, nn.BatchNorm2d):
+                    m.eval()
         t0, loss_sum, correct, n = time.time(), 0.0, 0, 0
         for x, y in _progress(train_dl, cfg.progress and rank == 0,
                               f"stage {stage} epoch {epoch + 1}/{total}"):
@@ -219,14 +261,21 @@ def train(cfg: TrainConfig, log=print) -> dict:
             loss.backward()
             opt.step()
             sched.step()
+            if ema is not None:
+                ema.update(net)
             loss_sum += loss.item() * len(y)
             correct += (out_.argmax(1) == y).sum().item()
             n += len(y)
-        recalibrate_bn(net, train_dl, device, cfg.bn_recal_batches)
+        if ema is not None:
+            ema.swap(net)               # evaluate and checkpoint the averaged weights
+        if not frozen:
+            recalibrate_bn(net, recal_dl, device, cfg.bn_recal_batches)
+        net.eval()
         if rank == 0:
             test_loss, acc_f = evaluate(net, test_dl, device)
             acc_d = evaluate(deploy(net).to(device), test_dl, device)[1] if stage == 2 else None
-            rec = {"epoch": epoch, "stage": stage, "lr": opt.param_groups[0]["lr"],
+            rec = {"epoch": epoch, "stage": stage, "bn_frozen": frozen,
+                   "lr": opt.param_groups[0]["lr"],
                    "train_loss": loss_sum / max(n, 1), "train_acc": correct / max(n, 1),
                    "test_loss": test_loss, "test_acc_float": acc_f, "test_acc_deployed": acc_d,
                    "seconds": time.time() - t0}
@@ -242,6 +291,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
                             optimizer={"opt": opt.state_dict(), "sched": sched.state_dict()})
             save_json(out / "metrics.json", metrics)
             plot_curves(metrics, out / "curves.png")
+        if ema is not None and epoch + 1 < total:
+            ema.swap(net)               # continue training the live weights
         if world > 1:
             dist.barrier()
     if "test_acc" not in metrics or metrics["test_acc"] is None:

@@ -76,15 +76,19 @@ def test_mnist5k_split():
     assert tr[0][0].max() > 0.5  # real pixel data, not all black
 
 
-def test_mnist5k_shift_augmentation_on_train_only():
+def test_mnist5k_affine_augmentation_on_train_only():
     tr, te = load_dataset("mnist5k", "train"), load_dataset("mnist5k", "test")
+    plain = torch.from_numpy(tr.images[3].astype(np.float32)) / 256
     torch.manual_seed(0)
     outs = [tr[3][0] for _ in range(12)]
-    plain = torch.from_numpy(tr.images[3].astype(np.float32)) / 256
     assert any(not torch.equal(o, plain) for o in outs), "augmentation never applied"
-    for o in outs:                              # a pure translation: same pixels, moved
+    assert any(not torch.equal(o, outs[0]) for o in outs[1:]), "augmentation is not random"
+    for o in outs:          # a small warp of the same digit: still exact k/256, mostly overlapping
         assert_quantized(o, (1, 28, 28))
-        assert o.sum() <= plain.sum()
+        assert 0.7 < o.sum() / plain.sum() < 1.4
+        assert torch.corrcoef(torch.stack([o.flatten(), plain.flatten()]))[0, 1] > 0.3
+    torch.manual_seed(0)
+    assert torch.equal(tr[3][0], outs[0])                      # seeded: reproducible
     assert torch.equal(te[3][0], torch.from_numpy(te.images[3].astype(np.float32)) / 256)
 
 

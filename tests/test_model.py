@@ -70,8 +70,8 @@ def test_binary_conv_pads_with_minus_one():
     # interior: 9 ones; edge: 6 ones - 3 pads; corner: 4 ones - 5 pads  (times alpha)
     want = 0.5 * torch.tensor([[-1, 3, 3, -1], [3, 9, 9, 3], [3, 9, 9, 3], [-1, 3, 3, -1.0]])
     assert torch.equal(y[0, 0], want)
-    conv.binary = False                        # stage 1 pads the clip output with -1 too
-    assert torch.equal(conv(torch.ones(1, 1, 4, 4))[0, 0], want * 2)
+    conv.binary = False      # stage 1: clip(1)=1, real W=0.5, and the same -1 padding
+    assert torch.equal(conv(torch.ones(1, 1, 4, 4))[0, 0], want)
 
 
 def test_wrong_input_shape_is_a_clear_error():
@@ -142,7 +142,7 @@ def test_deploy_flips_negative_bn_scales():
     w = torch.where(net.blocks[0].conv.conv.weight >= 0, 1.0, -1.0)
     assert torch.equal(w_dep[::2], -w[::2]) and torch.equal(w_dep[1::2], w[1::2])
     with torch.no_grad():
-        a = dep.blocks[0].conv(dep.stem(dep.input_quant(x)))
         s = net.stem(net.input_quant(x))
+        a = dep.blocks[0].conv(s)
         b = net.blocks[0].requant(net.blocks[0].bn(net.blocks[0].conv(s)))
     assert (a != b).float().mean() < 1e-3
