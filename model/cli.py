@@ -11,6 +11,7 @@ from pathlib import Path
 
 from .errors import BiRealError
 from .nets import ARCHS
+from .train import TrainConfig
 
 
 def _images_for(arch: str, n: int, data: str | None, root: str | None, seed: int = 0):
@@ -160,10 +161,10 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data", default="mnist5k")
     s.add_argument("--data-root")
     s.add_argument("--out", required=True)
-    for k, t in (("epochs1", int), ("epochs2", int), ("batch-size", int), ("lr", float), ("lr2", float), ("ema", float), ("bn-freeze", int),
-                 ("weight-decay", float), ("shortcut-bits", int), ("shortcut-frac", int),
-                 ("w-bits", int), ("seed", int), ("workers", int), ("threads", int),
-                 ("limit", int)):
+    for k, t in (("epochs1", int), ("epochs2", int), ("batch-size", int), ("lr", float),
+                 ("lr2", float), ("ema", float), ("bn-freeze", int), ("weight-decay", float),
+                 ("shortcut-bits", int), ("shortcut-frac", int), ("w-bits", int), ("seed", int),
+                 ("workers", int), ("threads", int), ("limit", int), ("bn-recal-batches", int)):
         s.add_argument(f"--{k}", type=t)
     s.add_argument("--grad-variant", choices=["paper", "official"])
     s.add_argument("--resume", action="store_true")
@@ -190,8 +191,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--arch", default="bireal-tiny", choices=archs)
     s.add_argument("--data", default="mnist5k")
     s.add_argument("--out", default="runs/default")
-    s.add_argument("--epochs1", type=int, default=TRAIN_DEFAULTS[0])
-    s.add_argument("--epochs2", type=int, default=TRAIN_DEFAULTS[1])
+    s.add_argument("--epochs1", type=int, default=TrainConfig.epochs1)
+    s.add_argument("--epochs2", type=int, default=TrainConfig.epochs2)
     s.add_argument("--images", type=int, default=100)
     s.add_argument("--threads", type=int, default=0)
     s.add_argument("--seed", type=int, default=0)
@@ -201,9 +202,6 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--root", required=True)
     s.set_defaults(fn=cmd_download)
     return p
-
-
-TRAIN_DEFAULTS = (4, 8)
 
 
 def main(argv=None):

@@ -44,8 +44,9 @@ ARCHS = {
     # Bi-Real-18 structure at half width: ~2.8 Mbit of binary weights (fits PYNQ-Z2 BRAM).
     "bireal-cifar": ArchSpec("bireal-cifar", 3, 32, 3, 1, False, (32, 64, 128, 256),
                              (4, 4, 4, 4), 10, "cifar10"),
-    # 28x28x1 digits: stride-2 stem, two stages of two blocks (~74 kbit binary weights).
-    "bireal-tiny": ArchSpec("bireal-tiny", 1, 28, 3, 2, False, (32, 64), (2, 2), 10, "mnist5k"),
+    # 28x28x1 digits: stride-2 stem, stages of 2 and 3 blocks (~249 kbit binary weights).
+    # Widths/depths chosen by measurement: 32/64 x [2,2] plateaued at ~96 % on MNIST-5k.
+    "bireal-tiny": ArchSpec("bireal-tiny", 1, 28, 3, 2, False, (48, 96), (2, 3), 10, "mnist5k"),
 }
 
 

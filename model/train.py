@@ -37,13 +37,14 @@ class TrainConfig:
     data: str = "mnist5k"
     out: str = "runs/tiny"
     data_root: str | None = None
-    epochs1: int = 4           # stage 1: real-valued weights, clip activations
-    epochs2: int = 8           # stage 2: binary
+    # defaults: the measured recipe of the default job (bireal-tiny on MNIST-5k, see README)
+    epochs1: int = 6           # stage 1: real-valued weights, clip activations
+    epochs2: int = 20          # stage 2: binary
     batch_size: int = 64
-    lr: float = 2e-3           # Adam learning rate, stage 1
-    lr2: float | None = None    # stage 2 (None: same as lr)
-    weight_decay: float = 5e-6  # not applied to binary conv weights
-    grad_variant: str = "paper"
+    lr: float = 3e-3           # Adam learning rate, stage 1
+    lr2: float | None = 1e-3    # stage 2 (None: same as lr)
+    weight_decay: float = 1e-4  # not applied to binary conv weights
+    grad_variant: str = "official"
     shortcut_bits: int = 8
     shortcut_frac: int = 4
     w_bits: int = 8
@@ -53,7 +54,7 @@ class TrainConfig:
     limit: int = 0             # use only the first N training images (0: all); for quick tests
     bn_recal_batches: int = 40  # re-estimate BN statistics on this many batches before eval
     ema: float = 0.0           # stage 2: evaluate/keep an EMA of the latent weights (0: off)
-    bn_freeze: int = 0         # last N epochs of stage 2 train with frozen (recalibrated) BN stats
+    bn_freeze: int = 5         # last N epochs of stage 2 train with frozen (recalibrated) BN stats
     resume: bool = False
     progress: bool | None = None  # None: tqdm only on a terminal
 
@@ -244,7 +245,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
         if sampler is not None:
             sampler.set_epoch(epoch)
         model.train()
-        frozen = stage == 2 and epoch >= total - cfg.bn_freeze
+        # never the first binary epoch: its statistics would be those of the stage-1 net
+        frozen = stage == 2 and epoch >= max(total - cfg.bn_freeze, cfg.epochs1 + 1)
         if frozen:
             # train against the fixed normalization the deployed integer model uses; the
             # statistics were re-estimated at the end of the previous epoch

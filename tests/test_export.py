@@ -63,12 +63,12 @@ def test_exported_graph_structure(tmp_path):
     _export(bireal("bireal-tiny"), tmp_path, 1)
     g = onnx.load(tmp_path / "model.onnx").graph
     ops = [n.op_type for n in g.node]
-    # sign activations and binary weights are BipolarQuant, 4 binary convs -> 8 of them
-    assert ops.count("BipolarQuant") == 8
-    assert ops.count("FixedPointRequant") == 6       # stem, 4 binary convs, 1 downsample
+    # sign activations and binary weights are BipolarQuant, 5 binary convs -> 10 of them
+    assert ops.count("BipolarQuant") == 10
+    assert ops.count("FixedPointRequant") == 7       # stem, 5 binary convs, 1 downsample
     assert "BatchNormalization" not in ops
     pads = [n for n in g.node if n.op_type == "Pad"]
-    assert len(pads) == 4
+    assert len(pads) == 5
     inits = {i.name: onnx.numpy_helper.to_array(i) for i in g.initializer}
     for p in pads:   # constant pad value -1 on the sign output
         assert p.input[2] in inits and inits[p.input[2]].item() == -1.0
