@@ -40,6 +40,8 @@ def cmd_train(a):
     names = {f.name for f in fields(TrainConfig)}
     cfg = TrainConfig(**{k: v for k, v in vars(a).items() if k in names and v is not None})
     m = train(cfg)
+    if m["rank"] != 0:
+        return
     print(f"done: test_acc (deployed integer model) {m['test_acc']:.4f}, "
           f"float-BN eval {m['test_acc_float']:.4f}; wrote {Path(a.out) / 'checkpoint.pt'}, "
           f"metrics.json, curves.png")

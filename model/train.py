@@ -297,11 +297,14 @@ def train(cfg: TrainConfig, log=print) -> dict:
             ema.swap(net)               # continue training the live weights
         if world > 1:
             dist.barrier()
+    metrics["rank"] = rank
+    if rank != 0:                       # rank 0 evaluates and writes; the others are done
+        return metrics
     if "test_acc" not in metrics or metrics["test_acc"] is None:
         # nothing left to train (resumed a finished run) or no binary stage: measure now
         net.set_binary(True)
         metrics["test_acc"] = evaluate(deploy(net).to(device), test_dl, device)[1]
-        if rank == 0:
-            save_json(out / "metrics.json", metrics)
+        metrics.setdefault("test_acc_float", evaluate(net, test_dl, device)[1])
+        save_json(out / "metrics.json", metrics)
     metrics["wall_seconds"] = time.time() - t_start
     return metrics
