@@ -29,6 +29,9 @@ def atomic_write(path: Path, write_fn, suffix: str = ""):
     os.close(fd)
     try:
         write_fn(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)          # mkstemp creates 0600; use the usual mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

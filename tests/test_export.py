@@ -73,3 +73,17 @@ def test_exported_graph_structure(tmp_path):
     for p in pads:   # constant pad value -1 on the sign output
         assert p.input[2] in inits and inits[p.input[2]].item() == -1.0
     assert ops[-1] == "Mul" and "GlobalAveragePool" in ops
+
+
+def test_atomic_write_leaves_nothing_half_written(tmp_path):
+    from model.export import atomic_write
+
+    def boom(t):
+        open(t, "w").write("partial")
+        raise RuntimeError("disk full")
+    with pytest.raises(RuntimeError):
+        atomic_write(tmp_path / "x.json", boom)
+    assert list(tmp_path.iterdir()) == []
+    atomic_write(tmp_path / "y.txt", lambda t: open(t, "w").write("ok"))
+    assert (tmp_path / "y.txt").read_text() == "ok"
+    assert (tmp_path / "y.txt").stat().st_mode & 0o044       # readable by others, not 0600
