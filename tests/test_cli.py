@@ -1,7 +1,6 @@
 """The `bireal` command: contracts of info/train/export and one clear error line per bad input."""
 import json
 import os
-import pickle
 import subprocess
 import sys
 
@@ -26,7 +25,7 @@ def run_cli(*args, check=True):
 
 
 def error_line(p):
-    lines = [l for l in p.stderr.strip().splitlines() if l.strip()]
+    lines = [ln for ln in p.stderr.strip().splitlines() if ln.strip()]
     assert p.returncode == 2, p.stderr
     assert len(lines) == 1, p.stderr          # one clear line, no traceback
     assert lines[0].startswith("bireal: error:")
