@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-import torch
 from torch import Tensor, nn
 
 from .errors import BiRealError
@@ -156,12 +155,3 @@ def bireal(arch: str = "bireal-tiny", num_classes: int | None = None,
         check_bits("shortcut_bits", sb, 2, 16)
         q = QuantConfig(shortcut=shortcut_format("fixed", sb, sf), **qkw)
     return BiRealNet(spec, spec.classes if num_classes is None else num_classes, q)
-
-
-def arch_of(net: nn.Module) -> str:
-    return net.spec.name
-
-
-@torch.no_grad()
-def count_params(net: nn.Module) -> int:
-    return sum(p.numel() for p in net.parameters())
