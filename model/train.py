@@ -304,7 +304,8 @@ def train(cfg: TrainConfig, log=print) -> dict:
         # nothing left to train (resumed a finished run) or no binary stage: measure now
         net.set_binary(True)
         metrics["test_acc"] = evaluate(deploy(net).to(device), test_dl, device)[1]
-        metrics.setdefault("test_acc_float", evaluate(net, test_dl, device)[1])
+        if "test_acc_float" not in metrics:
+            metrics["test_acc_float"] = evaluate(net, test_dl, device)[1]
         save_json(out / "metrics.json", metrics)
     metrics["wall_seconds"] = time.time() - t_start
     return metrics
