@@ -1,0 +1,387 @@
+"""Bi-Real-specific graph transformations (FINN style: one class each, `apply -> (model, changed)`).
+
+These bridge what the exported Bi-Real QONNX graph has and what FINN's standard transformations
+expect; every one of them is exact (integers times powers of two, no rounding anywhere).
+"""
+from __future__ import annotations
+
+import numpy as np
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+from qonnx.transformation.infer_datatypes import InferDataTypes
+from qonnx.transformation.infer_shapes import InferShapes
+
+from model.errors import BiRealError
+
+BIG = 2 ** 30      # threshold standing for "always" / "never" (clipped later to the input range)
+
+
+def _attr(node, name, default=None):
+    for a in node.attribute:
+        if a.name == name:
+            return helper.get_attribute_value(a)
+    return default
+
+
+def _po2(value: float, what: str) -> int:
+    e = int(np.round(np.log2(value))) if value > 0 else None
+    if e is None or 2.0 ** e != value:
+        raise BiRealError(f"{what}: scale {value!r} is not a power of two")
+    return e
+
+
+def _new_tensor(model: ModelWrapper, shape) -> str:
+    name = model.make_new_valueinfo_name()
+    model.graph.value_info.append(helper.make_tensor_value_info(name, TensorProto.FLOAT, shape))
+    return name
+
+
+def _scalar_init(model: ModelWrapper, value: float) -> str:
+    name = model.make_new_valueinfo_name()
+    model.set_initializer(name, np.asarray(value, dtype=np.float32))
+    return name
+
+
+def requant_thresholds(mult, bias, shift: int, out_bits: int) -> np.ndarray:
+    """Integer thresholds T[c, k] (k = 0 .. 2^b - 2) of y = clamp(floor((A acc + B + h) / 2^S)).
+
+    y >= v  <=>  A acc + B + h >= v 2^S  <=>  acc >= ceil((v 2^S - B - h) / A)   (A > 0),
+    with v = qmin + 1 + k and h = 2^(S-1) (0 when S = 0).  A = 0 gives a constant output:
+    T = -BIG where the constant reaches v, +BIG where it does not.  Monotone in k since A >= 0.
+    """
+    A = np.asarray(mult, dtype=np.int64).reshape(-1)
+    B = np.asarray(bias, dtype=np.int64).reshape(-1)
+    if (A < 0).any():
+        raise BiRealError("FixedPointRequant with a negative multiplier is not monotone")
+    h = (1 << (shift - 1)) if shift > 0 else 0
+    qmin = -(2 ** (out_bits - 1))
+    v = np.arange(qmin + 1, 2 ** (out_bits - 1), dtype=np.int64)
+    num = (v[None, :] << shift) - B[:, None] - h                       # [C, levels]
+    safe = np.where(A == 0, 1, A)[:, None]
+    T = -((-num) // safe)                                              # ceil division
+    const = np.clip((B + h) >> shift, qmin, -qmin - 1)[:, None]        # value when A == 0
+    T = np.where(A[:, None] == 0, np.where(const >= v[None, :], -BIG, BIG), T)
+    return np.clip(T, -BIG, BIG)
+
+
+class FixedPointRequantToMultiThreshold(Transformation):
+    """FixedPointRequant(x) -> MultiThreshold(x; T * 2^-in_frac, out_bias = qmin) -> Mul(2^-out_frac).
+
+    Exact: x = acc 2^-in_frac, and comparing x with T 2^-in_frac is comparing integers.
+    """
+
+    def apply(self, model):
+        g = model.graph
+        for i, n in enumerate(g.node):
+            if n.op_type != "FixedPointRequant":
+                continue
+            inst = getCustomOp(n)
+            shift, in_frac = inst.get_nodeattr("shift"), inst.get_nodeattr("in_frac")
+            bits, out_frac = inst.get_nodeattr("out_bits"), inst.get_nodeattr("out_frac")
+            if inst.get_nodeattr("axis") != 1:
+                raise BiRealError(f"{n.name}: FixedPointRequant on axis != 1 is not supported")
+            T = requant_thresholds(model.get_initializer(n.input[1]),
+                                   model.get_initializer(n.input[2]), shift, bits)
+            tname = model.make_new_valueinfo_name()
+            model.set_initializer(tname, (T.astype(np.float64) * 2.0 ** -in_frac).astype(np.float32))
+            mt_out = _new_tensor(model, model.get_tensor_shape(n.output[0])) if out_frac else n.output[0]
+            mt = helper.make_node("MultiThreshold", [n.input[0], tname], [mt_out],
+                                  domain="qonnx.custom_op.general", out_dtype=f"INT{bits}",
+                                  out_bias=float(-(2 ** (bits - 1))), out_scale=1.0,
+                                  data_layout="NCHW", name=f"MultiThreshold_{n.name}")
+            new = [mt]
+            if out_frac:
+                new.append(helper.make_node("Mul", [mt_out, _scalar_init(model, 2.0 ** -out_frac)],
+                                            [n.output[0]], name=f"Mul_{n.name}"))
+            g.node.remove(n)
+            for k, m in enumerate(new):
+                g.node.insert(i + k, m)
+            return model.transform(InferShapes()).transform(InferDataTypes()), True
+        return model, False
+
+
+class IntegerInput(Transformation):
+    """Graph input Quant(x; 2^-b, unsigned, b bits) -> UINT<b> input followed by Mul(2^-b).
+
+    The accelerator then takes raw pixels x_int = clip(round(x 2^b), 0, 2^b - 1).
+    """
+
+    def apply(self, model):
+        iname = model.graph.input[0].name
+        n = model.find_consumer(iname)
+        if n is None or n.op_type != "Quant":
+            return model, False
+        scale, zp, bits = (float(model.get_initializer(n.input[k])) for k in (1, 2, 3))
+        if _attr(n, "signed") or zp != 0 or _attr(n, "narrow"):
+            raise BiRealError(f"{n.name}: input quantizer must be unsigned, zero-point 0, "
+                              "not narrow")
+        e = _po2(scale, n.name)
+        if bits != int(bits) or e != -int(bits):
+            raise BiRealError(f"{n.name}: input quantizer must map [0,1) to UINT{int(bits)} "
+                              f"(scale 2^-{int(bits)}), got scale {scale} bits {bits}")
+        n.op_type, n.domain = "Mul", ""
+        del n.input[2:]
+        del n.attribute[:]
+        model.set_tensor_datatype(iname, DataType[f"UINT{int(bits)}"])
+        return model.transform(InferShapes()).transform(InferDataTypes()), True
+
+
+class AvgPoolConv1x1ToConv2x2(Transformation):
+    """AveragePool(2x2, s2) -> Conv1x1(W) == Mul(1/4) after Conv2x2 s2 with W on all 4 taps.
+
+    FINN has no AveragePool HW layer; the 2x2 conv maps onto an ordinary SWG + MVAU and the
+    integer weights stay integers (the 1/4 is a power of two, absorbed by streamlining).
+    """
+
+    def apply(self, model):
+        g = model.graph
+        for n in g.node:
+            if n.op_type != "AveragePool":
+                continue
+            ks = list(_attr(n, "kernel_shape"))
+            st = list(_attr(n, "strides", ks))
+            pads = list(_attr(n, "pads", [0, 0, 0, 0]))
+            conv = model.find_consumer(n.output[0])
+            if (ks != [2, 2] or st != [2, 2] or any(pads) or conv is None or conv.op_type != "Conv"
+                    or list(_attr(conv, "kernel_shape")) != [1, 1]
+                    or list(_attr(conv, "strides", [1, 1])) != [1, 1]
+                    or any(_attr(conv, "pads", [0, 0, 0, 0])) or _attr(conv, "group", 1) != 1
+                    or len(model.find_consumers(n.output[0])) != 1):
+                raise BiRealError(f"{n.name}: only AveragePool(2x2, stride 2) feeding one 1x1 "
+                                  "conv (the Bi-Real downsample) is supported")
+            W = model.get_initializer(conv.input[1])
+            if W is None:
+                raise BiRealError(f"{conv.name}: downsample weights must be constant")
+            model.set_initializer(conv.input[1], np.tile(W, (1, 1, 2, 2)).astype(np.float32))
+            conv.input[0] = n.input[0]
+            for a in list(conv.attribute):
+                if a.name in ("kernel_shape", "strides", "pads"):
+                    conv.attribute.remove(a)
+            conv.attribute.extend([helper.make_attribute("kernel_shape", [2, 2]),
+                                   helper.make_attribute("strides", [2, 2]),
+                                   helper.make_attribute("pads", [0, 0, 0, 0])])
+            out = conv.output[0]
+            tmp = _new_tensor(model, model.get_tensor_shape(out))
+            conv.output[0] = tmp
+            mul = helper.make_node("Mul", [tmp, _scalar_init(model, 0.25)], [out],
+                                   name=f"Mul_{conv.name}_avg")
+            g.node.insert(list(g.node).index(conv) + 1, mul)
+            g.node.remove(n)
+            return model.transform(InferShapes()).transform(InferDataTypes()), True
+        return model, False
+
+
+class LowerSignPadConvs(Transformation):
+    """Pad(constant -1) -> Conv(pads 0) on a BIPOLAR tensor -> Im2Col(pad_value=-1) + MatMul.
+
+    FINN's LowerConvsToMatMul pads with 0, which is no value of a sign; the Bi-Real model pads
+    the sign output with -1 (bit 0 after the XNOR conversion), so the pad goes into Im2Col.
+    """
+
+    def apply(self, model):
+        from qonnx.transformation.lower_convs_to_matmul import LowerConvsToMatMul
+        g = model.graph
+        lowered = []
+        for n in list(g.node):
+            if n.op_type != "Pad":
+                continue
+            conv = model.find_consumer(n.output[0])
+            val = model.get_initializer(n.input[2]) if len(n.input) > 2 else None
+            dt = model.get_tensor_datatype(n.input[0])
+            if dt != DataType["BIPOLAR"]:
+                raise BiRealError(f"{n.name}: Pad on a {dt.name} tensor; only the -1 pad of a "
+                                  "sign (BIPOLAR) before a binary conv is supported")
+            if (conv is None or conv.op_type != "Conv" or val is None or float(val) != -1.0
+                    or any(_attr(conv, "pads", [0, 0, 0, 0]))):
+                raise BiRealError(f"{n.name}: expected Pad(constant -1) feeding an unpadded Conv")
+            pads = [int(p) for p in model.get_initializer(n.input[1])]   # onnx: [b,c,h,w]x2
+            if pads[0] or pads[1] or pads[4] or pads[5]:
+                raise BiRealError(f"{n.name}: padding on batch/channel axes is not supported")
+            for a in list(conv.attribute):
+                if a.name == "pads":
+                    conv.attribute.remove(a)
+            conv.attribute.append(helper.make_attribute("pads", [pads[2], pads[3], pads[6], pads[7]]))
+            conv.input[0] = n.input[0]
+            g.node.remove(n)
+            lowered.append(conv.input[1])
+        if not lowered:
+            return model, False
+        model = model.transform(LowerConvsToMatMul())
+        for w in lowered:
+            mm = [c for c in model.find_consumers(w) if c.op_type == "MatMul"]
+            i2c = model.find_producer(mm[0].input[0]) if mm else None
+            if i2c is None or i2c.op_type != "Im2Col":
+                raise BiRealError(f"lowering of the conv with weights {w} produced no Im2Col")
+            getCustomOp(i2c).set_nodeattr("pad_value", -1)
+        return model.transform(InferShapes()).transform(InferDataTypes()), True
+
+
+class XnorPadValue(Transformation):
+    """After the XNOR conversion a sign is BINARY {0,1}: bipolar -1 pads become bit 0."""
+
+    def apply(self, model):
+        changed = False
+        for n in model.graph.node:
+            if n.op_type == "Im2Col" and model.get_tensor_datatype(n.input[0]) == DataType["BINARY"]:
+                inst = getCustomOp(n)
+                if inst.get_nodeattr("pad_value") == -1:
+                    inst.set_nodeattr("pad_value", 0)
+                    changed = True
+        return model, changed
+
+
+class SeedChannelsLastInput(Transformation):
+    """Make the graph input NHWC when its first consumer is the NCHW->NHWC Transpose of a lowered
+    conv: the accelerator then reads pixels in the order the sliding window wants them."""
+
+    def apply(self, model):
+        from qonnx.core.data_layout import NHWC
+        iname = model.graph.input[0].name
+        cons = model.find_consumers(iname)
+        if len(cons) != 1 or cons[0].op_type != "Transpose" or list(_attr(cons[0], "perm")) != [0, 2, 3, 1]:
+            return model, False
+        t = cons[0]
+        for c in model.find_consumers(t.output[0]):
+            for k, x in enumerate(c.input):
+                if x == t.output[0]:
+                    c.input[k] = iname
+        model.graph.node.remove(t)
+        n, c, h, w = model.get_tensor_shape(iname)
+        model.set_tensor_shape(iname, [n, h, w, c])
+        model.set_tensor_layout(iname, NHWC)
+        return model.transform(InferShapes()).transform(InferDataTypes()), True
+
+
+class MoveFlattenToOutput(Transformation):
+    """Flatten of a [1,1,1,C] global-pool result -> dropped; one Flatten at the graph output.
+
+    Everything between (thresholds, the FC MatMul, the scalar Mul/Add) works on the last axis,
+    so the 4D [1,1,1,C] stream feeds the FC MVAU directly and no reshape sits inside the
+    dataflow partition.
+    """
+
+    def apply(self, model):
+        g = model.graph
+        oname = g.output[0].name
+        for n in g.node:
+            if n.op_type not in ("Flatten", "Reshape") or n.output[0] == oname:
+                continue
+            shp = model.get_tensor_shape(n.input[0])
+            if len(shp) != 4 or shp[1:3] != [1, 1]:
+                continue
+            for c in model.find_consumers(n.output[0]):
+                for k, x in enumerate(c.input):
+                    if x == n.output[0]:
+                        c.input[k] = n.input[0]
+            g.node.remove(n)
+            last = model.find_producer(oname)
+            new_out = model.make_new_valueinfo_name()
+            last.output[0] = new_out
+            g.node.append(helper.make_node("Flatten", [new_out], [oname], axis=1,
+                                           name="Flatten_output"))
+            keep = {i.name for i in g.input} | {o.name for o in g.output}
+            for vi in list(g.value_info):
+                if vi.name not in keep and model.get_initializer(vi.name) is None:
+                    g.value_info.remove(vi)
+            return model.transform(InferShapes()).transform(InferDataTypes()), True
+        return model, False
+
+
+class MoveScaleAfterBias(Transformation):
+    """Mul(c) -> Add(b) == Add(b / c) -> Mul(c) when b / c is an integer (exact in float32).
+
+    At the FC output this leaves an integer bias add (a HW layer) and one scalar logit scale
+    (a power of two) for the host.
+    """
+
+    def apply(self, model):
+        for n in model.graph.node:
+            if n.op_type != "Mul":
+                continue
+            c = model.get_initializer(n.input[1])
+            add = model.find_consumer(n.output[0])
+            if c is None or c.size != 1 or add is None or add.op_type != "Add":
+                continue
+            b = model.get_initializer(add.input[1])
+            if b is None or len(model.find_consumers(n.output[0])) != 1:
+                continue
+            bq = b.astype(np.float64) / float(c.reshape(-1)[0])
+            if not np.array_equal(bq, np.rint(bq)) or np.abs(bq).max(initial=0) >= 2 ** 24:
+                continue
+            x, mid, out = n.input[0], n.output[0], add.output[0]
+            model.set_initializer(add.input[1], bq.astype(np.float32))
+            lo, hi = float(bq.min(initial=0)), float(bq.max(initial=0))
+            dt = DataType.get_smallest_possible(lo if -lo > hi else hi)
+            model.set_tensor_datatype(add.input[1], dt if dt.signed() else
+                                      DataType.get_smallest_possible(-hi - 1))
+            add.input[0], add.output[0] = x, mid
+            n.input[0], n.output[0] = mid, out
+            g = model.graph
+            g.node.remove(add)
+            g.node.insert(list(g.node).index(n), add)
+            return model.transform(InferShapes()).transform(InferDataTypes()), True
+        return model, False
+
+
+def _round_half_even_thresholds(r: float, v: np.ndarray) -> np.ndarray:
+    """m_v = smallest integer m with round_half_even(m / r) >= v (r = output step / input grid)."""
+    p = (v - 0.5) * r
+    m = np.ceil(p)
+    tie = (m == p) & (v % 2 != 0)        # x/s == v - 0.5 exactly rounds down to even v - 1
+    return m + tie
+
+
+class GlobalPoolQuantToMultiThreshold(Transformation):
+    """Quant(GlobalAveragePool(Quant(., s_in)), s) -> MultiThreshold with exact thresholds.
+
+    The pooled value lies on the grid g = s_in / (H W). qonnx's Quant rounds half to even, which
+    FINN's generic Quant -> MultiThreshold conversion (x >= (k + 1/2) s) gets wrong on ties
+    (a 4x4 pool, e.g.). Here T_v = (m_v - 1/2) g with m_v the first grid point that quantizes to
+    >= v: halfway between grid points, so float rounding of the pool cannot cross it.
+    """
+
+    def apply(self, model):
+        from qonnx.custom_op.general.quant import max_int, min_int
+        g = model.graph
+        for i, n in enumerate(g.node):
+            if n.op_type != "Quant":
+                continue
+            fl = model.find_producer(n.input[0])
+            gap = model.find_producer(fl.input[0]) if fl is not None and fl.op_type == "Flatten" else fl
+            if gap is None or gap.op_type != "GlobalAveragePool":
+                continue
+            src = model.find_producer(gap.input[0])
+            if src is None or src.op_type != "Quant":
+                raise BiRealError(f"{gap.name}: the global pool input must be quantized")
+            s_in = float(model.get_initializer(src.input[1]))
+            s, zp, bits = (float(model.get_initializer(n.input[k])) for k in (1, 2, 3))
+            if zp != 0 or _attr(n, "rounding_mode", "ROUND") not in ("ROUND", b"ROUND"):
+                raise BiRealError(f"{n.name}: global-pool quantizer must round to nearest, zp 0")
+            hw = int(np.prod(model.get_tensor_shape(gap.input[0])[2:]))
+            signed, narrow = bool(_attr(n, "signed")), bool(_attr(n, "narrow"))
+            qmin, qmax = min_int(signed, narrow, int(bits)), max_int(signed, narrow, int(bits))
+            v = np.arange(qmin + 1, qmax + 1, dtype=np.float64)
+            grid = s_in / hw
+            m = _round_half_even_thresholds(s / grid, v)
+            T = ((m - 0.5) * grid).astype(np.float32).reshape(1, -1)
+            if not np.all(np.diff(T) > 0):
+                raise BiRealError(f"{n.name}: thresholds not strictly increasing in float32")
+            tname = model.make_new_valueinfo_name()
+            model.set_initializer(tname, T)
+            mid = _new_tensor(model, model.get_tensor_shape(n.output[0]))
+            mt = helper.make_node("MultiThreshold", [n.input[0], tname], [mid],
+                                  domain="qonnx.custom_op.general",
+                                  out_dtype=f"{'INT' if signed else 'UINT'}{int(bits)}",
+                                  out_bias=float(qmin), out_scale=1.0,
+                                  data_layout="NC" if len(model.get_tensor_shape(n.input[0])) == 2 else "NCHW",
+                                  name=f"MultiThreshold_{n.name}")
+            mul = helper.make_node("Mul", [mid, _scalar_init(model, s)], [n.output[0]],
+                                   name=f"Mul_{n.name}")
+            g.node.remove(n)
+            g.node.insert(i, mt)
+            g.node.insert(i + 1, mul)
+            return model.transform(InferShapes()).transform(InferDataTypes()), True
+        return model, False
