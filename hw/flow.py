@@ -226,17 +226,17 @@ def partition_model(parent: ModelWrapper) -> ModelWrapper:
 
 
 def run_steps(onnx_path, cfg: FlowConfig | None = None, callback=None) -> ModelWrapper:
-    """Apply STEPS in order; `callback(name, model)` after each (verification hooks in here)."""
+    """Apply STEPS in order; `callback(name, model)` after each; stops when it returns False."""
     cfg = cfg or FlowConfig()
     if not Path(onnx_path).is_file():
         raise BiRealError(f"ONNX file not found: {onnx_path}")
     model = ModelWrapper(str(onnx_path))
-    if callback:
-        callback("export", model)
+    if callback and callback("export", model) is False:
+        return model
     for fn in STEPS:
         model = fn(model, cfg)
-        if callback:
-            callback(step_name(fn), model)
+        if callback and callback(step_name(fn), model) is False:
+            break                      # a failed verification: later steps would mean nothing
     return model
 
 

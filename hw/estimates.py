@@ -1,0 +1,248 @@
+"""Per-layer throughput and resource estimates of a FINN HW graph, and a board fit check.
+
+Everything comes from FINN's analytical model, no Vivado: for each HW layer
+
+    cycles  = op.get_exp_cycles()                      (cycles per frame at the current folding)
+    LUT, BRAM18, URAM, DSP = op.node_res_estimation(part)   (what AnnotateResources("estimate")
+                                                             records per node)
+
+evaluated on a copy specialized with FINN's `SpecializeLayers(part)`: the abstract HW ops have
+no LUT model and the abstract ConvolutionInputGenerator reports 0 cycles, so the numbers are those
+of the HLS/RTL variant FINN would pick for that part. The pipeline's throughput is set by its
+slowest layer:
+
+    est_fps = clock_hz / max_layer(cycles)
+
+Threshold memories that nobody placed yet (an abstract Thresholding, or Thresholding_rtl with
+both depth triggers 0) follow the model's recorded `thr_bram_depth` (chosen by
+hw.folding.auto_folding; 0 = FINN's default, which FINN estimates as all LUTRAM).
+
+Not included: stream FIFOs, data-width converters, the DMA/shell, flip-flops. Some FINN models
+count only part of a layer (Thresholding_rtl: threshold memory only; MVAU_rtl: DSPs only); a
+layer whose op has no model of a resource at all lists it under "unmodelled".
+"""
+from __future__ import annotations
+
+import math
+
+from onnx import NodeProto
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+from finn.util.fpgadataflow import is_fpgadataflow_node
+from hw.boards import FIT_CAP, Board, get_board
+from model.errors import BiRealError
+
+FIT_RESOURCES = ("LUT", "BRAM18", "URAM", "DSP")
+THR_META = "bireal_thr_bram_depth"      # model metadata: threshold memory policy (set_thr_memory)
+NEVER_URAM = 1 << 30
+_FINN_KEYS = {"LUT": "LUT", "BRAM18": "BRAM_18K", "URAM": "URAM", "DSP": "DSP"}
+_METHODS = {"LUT": "lut_estimation", "BRAM18": "bram_estimation", "URAM": "uram_estimation",
+            "DSP": "dsp_estimation", "cycles": "get_exp_cycles"}
+SOURCE = {
+    "cycles": "FINN analytical model: get_exp_cycles() of the op after SpecializeLayers(part)",
+    "resources": "FINN analytical model: node_res_estimation(part) of the op after "
+                 "SpecializeLayers(part), as AnnotateResources('estimate'); no Vivado",
+    "not_included": "stream FIFOs, data-width converters, DMA/shell, FF; Thresholding_rtl "
+                    "LUTs = threshold LUTRAM only; MVAU_rtl LUTs = 0 (DSP-based)",
+    "fit": f"a resource fits when used <= {FIT_CAP} x available",
+    "thresholds": "undecided Thresholding_rtl memories placed by thr_bram_depth (set_thr_memory)",
+}
+
+
+def layer_name(node: NodeProto) -> str:
+    """The node's name, or op_type(output tensor) for an unnamed node."""
+    return node.name or f"{node.op_type}({node.output[0]})"
+
+
+def is_float_node(inst: HWCustomOp) -> bool:
+    """True when the layer streams floats (input 0 or output 0 not integer)."""
+    try:
+        return not (inst.get_input_datatype(0).is_integer()
+                    and inst.get_output_datatype(0).is_integer())
+    except Exception:  # noqa: BLE001 - an op without datatypes is not a float stream
+        return False
+
+
+def hw_nodes(model: ModelWrapper) -> list[tuple[NodeProto, HWCustomOp]]:
+    """(node, op instance) of every FINN HW layer on integer streams, in graph order.
+
+    Non-HW nodes (e.g. a trailing Flatten) and float HW layers (the FLOAT32 scale/bias left at
+    the tail of an unfinished graph) are skipped.
+    """
+    out = []
+    for node in model.graph.node:
+        if is_fpgadataflow_node(node):
+            inst = getCustomOp(node)
+            if not is_float_node(inst):
+                out.append((node, inst))
+    return out
+
+
+def thr_bram_depth(model: ModelWrapper) -> int:
+    """Threshold memory policy recorded by auto_folding (0: FINN's default, see set_thr_memory)."""
+    return int(model.get_metadata_prop(THR_META) or 0)
+
+
+def undecided_thresholds(spec: ModelWrapper) -> list[str]:
+    """Output tensors of Thresholding_rtl layers whose memory placement is left to the tools
+    (depth_trigger_bram = depth_trigger_uram = 0)."""
+    return [n.output[0] for n in spec.graph.node if n.op_type == "Thresholding_rtl"
+            and not getCustomOp(n).get_nodeattr("depth_trigger_bram")
+            and not getCustomOp(n).get_nodeattr("depth_trigger_uram")]
+
+
+def set_thr_memory(spec: ModelWrapper, outputs: list[str], depth: int) -> None:
+    """Place the threshold memories of the Thresholding_rtl layers producing `outputs`: each
+    per-stage memory of >= `depth` entries in BRAM18, smaller ones in LUTRAM (depth_trigger_bram
+    = depth, depth_trigger_uram = 2^30, i.e. never URAM). depth = 0 restores FINN's default
+    (placement left to Vivado; FINN's estimate then counts it all as LUTRAM)."""
+    outs = set(outputs)
+    for n in spec.graph.node:
+        if n.output[0] in outs:
+            inst = getCustomOp(n)
+            inst.set_nodeattr("depth_trigger_bram", int(depth))
+            # FINN's estimate sends every memory to URAM when only the BRAM trigger is set
+            inst.set_nodeattr("depth_trigger_uram", NEVER_URAM if depth else 0)
+
+
+def specialized(model: ModelWrapper, part: str, thr_depth: int | None = None
+                ) -> tuple[ModelWrapper, dict[str, HWCustomOp]]:
+    """A copy of `model` after SpecializeLayers(part), and its ops keyed by output tensor.
+
+    SpecializeLayers renames every node, so layers are matched by their (unique) first output
+    tensor. Already specialized nodes and ops of other domains are kept as they are. Undecided
+    threshold memories get `thr_depth` (default: the model's recorded thr_bram_depth).
+    """
+    spec = model.transform(SpecializeLayers(part))
+    depth = thr_bram_depth(model) if thr_depth is None else thr_depth
+    set_thr_memory(spec, undecided_thresholds(spec), depth)
+    return spec, spec_ops(spec)
+
+
+def spec_ops(spec: ModelWrapper) -> dict[str, HWCustomOp]:
+    """Ops of a specialized model keyed by first output tensor."""
+    return {n.output[0]: getCustomOp(n) for n in spec.graph.node if is_fpgadataflow_node(n)}
+
+
+def _attr(inst: HWCustomOp, name: str):
+    return inst.get_nodeattr(name) if name in inst.get_nodeattr_types() else None
+
+
+def _unmodelled(inst: HWCustomOp) -> list[str]:
+    """Quantities for which the op only has HWCustomOp's placeholder (always 0)."""
+    return [k for k, m in _METHODS.items() if getattr(type(inst), m) is getattr(HWCustomOp, m)]
+
+
+def layer_estimate(node: NodeProto, inst: HWCustomOp, sinst: HWCustomOp, part: str) -> dict:
+    """One layer's row: folding of `inst`, cycles and resources of its specialized op `sinst`."""
+    res = sinst.node_res_estimation(part)
+    row = {"name": layer_name(node), "op_type": node.op_type, "impl": sinst.onnx_node.op_type,
+           "PE": _attr(inst, "PE"), "SIMD": _attr(inst, "SIMD"),
+           "cycles": int(sinst.get_exp_cycles())}
+    row["LUT"] = int(math.ceil(float(res["LUT"])))
+    for k in ("BRAM18", "URAM", "DSP"):
+        row[k] = int(math.ceil(float(res[_FINN_KEYS[k]])))
+    row["unmodelled"] = _unmodelled(sinst)
+    return row
+
+
+def summarize(layers: list[dict], board: Board, clock_mhz: float) -> dict:
+    """Totals, bottleneck, est_fps and fit of per-layer rows (see module docstring)."""
+    if not layers:
+        raise BiRealError("no FINN HW layers in the model: run the HW conversion first")
+    totals = {k: sum(r[k] for r in layers) for k in FIT_RESOURCES}
+    bott = max(layers, key=lambda r: r["cycles"])
+    if bott["cycles"] <= 0:
+        raise BiRealError(f"no layer has a cycle estimate (bottleneck {bott['name']}: 0 cycles)")
+    fit = {}
+    for k in FIT_RESOURCES:
+        avail = board.available(k)
+        used = totals[k]
+        fit[k] = {"used": used, "available": avail, "limit": FIT_CAP * avail,
+                  "utilisation": used / avail if avail else (0.0 if used == 0 else math.inf),
+                  "ok": used <= FIT_CAP * avail}
+    return {"board": board.name, "part": board.part, "clock_mhz": clock_mhz, "layers": layers,
+            "totals": totals, "bottleneck_cycles": bott["cycles"],
+            "bottleneck_layer": bott["name"], "est_fps": clock_mhz * 1e6 / bott["cycles"],
+            "fit": fit, "fit_cap": FIT_CAP, "fits": all(f["ok"] for f in fit.values()),
+            "source": SOURCE}
+
+
+def estimate(model: ModelWrapper, board: str | Board, clock_mhz: float | None = None) -> dict:
+    """Per-layer cycles and resources of `model` on `board` at `clock_mhz` (board default).
+
+    Returns {"layers": [{name, op_type, impl, PE, SIMD, cycles, LUT, BRAM18, URAM, DSP,
+    unmodelled}], "totals", "bottleneck_cycles", "bottleneck_layer", "est_fps" (= clock_hz /
+    bottleneck_cycles), "clock_mhz", "board", "part", "fit": {resource: {used, available, limit,
+    utilisation, ok}}, "fits", "thr_bram_depth", "skipped" (float HW layers), "source"}.
+    """
+    b = get_board(board)
+    clk = float(b.clock_mhz if clock_mhz is None else clock_mhz)
+    if not clk > 0:
+        raise BiRealError(f"clock_mhz must be > 0, got {clock_mhz!r}")
+    _, sops = specialized(model, b.part)
+    layers = [layer_estimate(n, i, sops[n.output[0]], b.part) for n, i in hw_nodes(model)]
+    est = summarize(layers, b, clk)
+    est["thr_bram_depth"] = thr_bram_depth(model)
+    est["skipped"] = [layer_name(n) for n in model.graph.node
+                      if is_fpgadataflow_node(n) and is_float_node(getCustomOp(n))]
+    return est
+
+
+def format_estimates(est: dict) -> str:
+    """A readable table of `estimate`'s result (rows at the bottleneck marked with *)."""
+    cols = ("PE", "SIMD", "cycles", "LUT", "BRAM18", "URAM", "DSP")
+    w = max(len(r["name"]) for r in est["layers"]) + 2
+    iw = max(len(r["impl"]) for r in est["layers"]) + 1
+    head = f"  {'layer':<{w}}{'impl':<{iw}}" + "".join(f"{c:>9}" for c in cols)
+    lines = [f"{est['board']} ({est['part']}) @ {est['clock_mhz']:g} MHz", head,
+             "-" * len(head)]
+    for r in est["layers"]:
+        mark = "*" if r["cycles"] == est["bottleneck_cycles"] else " "
+        vals = "".join(f"{'-' if r[c] is None else r[c]:>9}" for c in cols)
+        lines.append(f"{mark} {r['name']:<{w}}{r['impl']:<{iw}}{vals}")
+    t = est["totals"]
+    lines.append("-" * len(head))
+    lines.append(f"  {'total':<{w}}{'':<{iw}}{'':>9}{'':>9}{'':>9}"
+                 + "".join(f"{t[c]:>9}" for c in ("LUT", "BRAM18", "URAM", "DSP")))
+    lines.append(f"bottleneck {est['bottleneck_layer']}: {est['bottleneck_cycles']} cycles/frame"
+                 f" -> {est['est_fps']:.1f} frames/s")
+    for k, f in est["fit"].items():
+        util = "n/a" if math.isinf(f["utilisation"]) else f"{100 * f['utilisation']:.1f} %"
+        lines.append(f"  {k:<7}{f['used']:>9} / {f['available']:<8} {util:>8}  "
+                     f"{'ok' if f['ok'] else 'OVER ' + str(est['fit_cap']) + ' cap'}")
+    lines.append(f"fits {est['board']}: {'yes' if est['fits'] else 'NO'}")
+    return "\n".join(lines)
+
+
+def plot_estimates(est: dict, path) -> None:
+    """PNG at `path`: per-layer cycles (bottleneck rows red), LUT and BRAM18; atomic write."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from model.export import atomic_write
+
+    rows = est["layers"]
+    names = [r["name"] for r in rows]
+    y = range(len(rows))
+    fig, axes = plt.subplots(1, 3, sharey=True, figsize=(15, 1.5 + 0.25 * len(rows)))
+    colors = ["tab:red" if r["cycles"] == est["bottleneck_cycles"] else "tab:blue" for r in rows]
+    axes[0].barh(y, [r["cycles"] for r in rows], color=colors)
+    axes[0].set_title(f"cycles/frame (bottleneck {est['bottleneck_cycles']})")
+    axes[1].barh(y, [r["LUT"] for r in rows], color="tab:green")
+    axes[1].set_title(f"LUT (total {est['totals']['LUT']})")
+    axes[2].barh(y, [r["BRAM18"] for r in rows], color="tab:orange")
+    axes[2].set_title(f"BRAM18 (total {est['totals']['BRAM18']})")
+    axes[0].set_yticks(list(y), names, fontsize=7)
+    axes[0].invert_yaxis()
+    fig.suptitle(f"{est['board']} @ {est['clock_mhz']:g} MHz: {est['est_fps']:.0f} frames/s, "
+                 f"fits: {'yes' if est['fits'] else 'no'}  (FINN analytical estimates)")
+    fig.tight_layout()
+    try:
+        atomic_write(path, lambda t: fig.savefig(t, format="png", dpi=90), ".png")
+    finally:
+        plt.close(fig)

@@ -1,0 +1,365 @@
+"""Folding (PE/SIMD parallelism) of FINN HW layers: legal values, checks, auto folding, files.
+
+A layer processing a frame in C cycles at PE = SIMD = 1 takes about C / (PE * SIMD) cycles
+folded; e.g. MVAU: cycles = (MH / PE) * (MW / SIMD) * prod(numInputVectors). The pipeline runs at
+the pace of its slowest layer, so a target of T cycles per frame asks every layer for <= T:
+
+    T = clock_hz / fps                                           (target_from_fps)
+
+Folding files use FINN's folding_config.json format, {"Defaults": {}, "<node name>": {"PE": ..,
+"SIMD": .., "ram_style": .., ...}}, written with FINN's `extract_model_config` and applied with
+FINN's `ApplyConfig`.
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import itertools
+import json
+import logging
+import math
+import warnings
+from collections import Counter
+from pathlib import Path
+
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from finn.custom_op.fpgadataflow.convolutioninputgenerator import ConvolutionInputGenerator
+from finn.custom_op.fpgadataflow.duplicatestreams import DuplicateStreams
+from finn.custom_op.fpgadataflow.elementwise_binary import ElementwiseBinaryOperation
+from finn.custom_op.fpgadataflow.fmpadding import FMPadding
+from finn.custom_op.fpgadataflow.globalaccpool import GlobalAccPool
+from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
+from finn.custom_op.fpgadataflow.thresholding import Thresholding
+from finn.transformation.fpgadataflow.set_folding import SetFolding
+from finn.transformation.general import ApplyConfig
+from finn.util.basic import MAX_ALLOWED_AP_INT_W
+from finn.util.config import extract_model_config
+from finn.util.fpgadataflow import is_fpgadataflow_node
+from finn.util.logging import log as finn_log
+from hw.boards import FIT_CAP, Board, get_board
+from hw.estimates import (THR_META, estimate, hw_nodes, layer_estimate, layer_name,
+                          set_thr_memory, spec_ops, specialized, summarize, undecided_thresholds)
+from model.errors import BiRealError
+
+# the attributes FINN's build flow writes to (auto_)folding_config.json
+FOLDING_ATTRS = ["PE", "SIMD", "EmbFold", "SeqFold", "parallel_window", "ram_style",
+                 "ram_style_thresholds", "ram_style_mask", "depth", "impl_style", "resType",
+                 "mac_resource", "mem_mode", "runtime_writeable_weights", "depth_trigger_uram",
+                 "depth_trigger_bram"]
+_COPY_BACK = ("PE", "SIMD", "parallel_window")
+# threshold memory placements auto_folding tries (hw.estimates.set_thr_memory; 0 = FINN default)
+THR_DEPTHS = (0, 8192, 4096, 2048, 1024, 512)
+
+
+def divisors(n: int) -> list[int]:
+    """All d in 1..n with n % d == 0."""
+    return [d for d in range(1, int(n) + 1) if n % d == 0]
+
+
+def _hls_mvau(inst) -> bool:
+    """MVAU that FINN implements in HLS: specialized _hls, or binaryXnorMode=1 (MVAU_rtl is
+    DSP-based and rejects XNOR mode)."""
+    return isinstance(inst, MVAU) and (inst.onnx_node.op_type.endswith("_hls")
+                                       or inst.get_nodeattr("binaryXnorMode") == 1)
+
+
+def _rules(inst) -> dict[str, tuple[list[int], str]]:
+    """{attr: (legal values, why)} for the folding attributes of one HW op."""
+    if isinstance(inst, MVAU):
+        mh, mw = inst.get_nodeattr("MH"), inst.get_nodeattr("MW")
+        simd, why = divisors(mw), f"SIMD must divide MW={mw}"
+        if _hls_mvau(inst):           # asserted by MVAU_hls code generation
+            simd, why = [s for s in simd if s * 1024 >= mw], why + " and be >= MW/1024 (HLS MVAU)"
+        return {"PE": (divisors(mh), f"PE must divide MH={mh}"), "SIMD": (simd, why)}
+    if isinstance(inst, ConvolutionInputGenerator):
+        ch = inst.get_nodeattr("IFMChannels")
+        k = list(inst.get_nodeattr("ConvKernelDim"))
+        if inst.get_nodeattr("parallel_window") and not inst.get_nodeattr("depthwise") \
+                and k != [1, 1]:
+            return {"SIMD": ([ch], f"parallel_window=1 needs SIMD = IFMChannels={ch}")}
+        return {"SIMD": (divisors(ch), f"SIMD must divide IFMChannels={ch}")}
+    if isinstance(inst, FMPadding):
+        ch = inst.get_nodeattr("NumChannels")
+        return {"SIMD": (divisors(ch), f"SIMD must divide NumChannels={ch}")}
+    if isinstance(inst, (Thresholding, DuplicateStreams, GlobalAccPool)):
+        ch = inst.get_nodeattr("NumChannels")
+        return {"PE": (divisors(ch), f"PE must divide NumChannels={ch}")}
+    if isinstance(inst, ElementwiseBinaryOperation):
+        dims = {d for d in (inst.get_nodeattr("out_shape")[-1], inst.get_nodeattr("lhs_shape")[-1],
+                            inst.get_nodeattr("rhs_shape")[-1]) if d != 1} or {1}
+        legal = [p for p in divisors(max(dims)) if all(d % p == 0 for d in dims)]
+        return {"PE": (legal, f"PE must divide the last dimension {max(dims)}")}
+    types = inst.get_nodeattr_types()
+    if "PE" in types or "SIMD" in types:
+        raise BiRealError(f"layer {layer_name(inst.onnx_node)}: no folding rule for op type "
+                          f"{inst.onnx_node.op_type}")
+    return {}
+
+
+def legal_values(node_inst) -> dict[str, list[int]]:
+    """Legal values of each folding attribute (PE, SIMD) of a HW op, as FINN's ops assert them:
+    MVAU PE | MH, SIMD | MW (HLS: SIMD >= MW/1024); Thresholding, DuplicateStreams,
+    GlobalAccPool PE | NumChannels; FMPadding SIMD | NumChannels; ConvolutionInputGenerator
+    SIMD | IFMChannels (SIMD = IFMChannels when parallel_window=1); Elementwise* PE | last dim."""
+    return {a: vals for a, (vals, _) in _rules(node_inst).items()}
+
+
+def _joint_problem(inst) -> str | None:
+    """A constraint on PE and SIMD together that the op violates, or None."""
+    if _hls_mvau(inst) and inst.get_nodeattr("mem_mode") != "internal_embedded":
+        w = inst.get_input_datatype(1).bitwidth()
+        width = inst.get_nodeattr("PE") * inst.get_nodeattr("SIMD") * w
+        if width > MAX_ALLOWED_AP_INT_W:
+            return (f"weight stream PE*SIMD*{w} bit = {width} bit exceeds FINN's HLS limit "
+                    f"MAX_ALLOWED_AP_INT_W={MAX_ALLOWED_AP_INT_W}")
+    return None
+
+
+def check_folding(model: ModelWrapper) -> None:
+    """Raise BiRealError naming the first HW layer whose PE/SIMD is illegal, with legal values."""
+    for node, inst in hw_nodes(model):
+        for attr, (legal, why) in _rules(inst).items():
+            v = inst.get_nodeattr(attr)
+            if v not in legal:
+                raise BiRealError(f"layer {layer_name(node)} ({node.op_type}): {attr}={v} is "
+                                  f"illegal, {why}; legal values: {legal}")
+        problem = _joint_problem(inst)
+        if problem:
+            raise BiRealError(f"layer {layer_name(node)} ({node.op_type}): PE="
+                              f"{inst.get_nodeattr('PE')}, SIMD={inst.get_nodeattr('SIMD')}: "
+                              f"{problem}")
+
+
+def target_from_fps(fps: float, clock_mhz: float) -> int:
+    """Cycles per frame for `fps` frames/s at `clock_mhz`: floor(clock_hz / fps)."""
+    if not (fps > 0 and clock_mhz > 0):
+        raise BiRealError(f"fps and clock_mhz must be > 0, got fps={fps!r}, "
+                          f"clock_mhz={clock_mhz!r}")
+    return max(1, int(clock_mhz * 1e6 // fps))
+
+
+def _configs(inst):
+    """Every legal {attr: value} folding of `inst` (RTL SWG: also parallel_window=1)."""
+    if isinstance(inst, ConvolutionInputGenerator):
+        ch = inst.get_nodeattr("IFMChannels")
+        yield from ({"SIMD": s, "parallel_window": 0} for s in divisors(ch))
+        if inst.onnx_node.op_type.endswith("_rtl") \
+                and list(inst.get_nodeattr("ConvKernelDim")) != [1, 1]:
+            yield {"SIMD": ch, "parallel_window": 1}
+        return
+    rules = _rules(inst)
+    for combo in itertools.product(*(vals for vals, _ in rules.values())):
+        yield dict(zip(rules, combo))
+
+
+def _lanes(inst, cfg: dict) -> int:
+    """Parallel lanes of a folding, PE * SIMD (x kernel size for a parallel-window SWG)."""
+    lanes = cfg.get("PE", 1) * cfg.get("SIMD", 1)
+    if cfg.get("parallel_window"):
+        lanes *= math.prod(inst.get_nodeattr("ConvKernelDim"))
+    return lanes
+
+
+def _speed_up(inst, target: int) -> None:
+    """Cheapest legal folding (fewest lanes, then least PE) with cycles <= target, else the
+    fastest one; applied only if faster than the current folding. Depthwise SWGs are left
+    alone: their SIMD is tied to the consumer's PE (SetFolding sets both)."""
+    if isinstance(inst, ConvolutionInputGenerator) and inst.get_nodeattr("depthwise"):
+        return
+    cur = {a: inst.get_nodeattr(a) for a in _COPY_BACK if a in inst.get_nodeattr_types()}
+    now, best, best_key = inst.get_exp_cycles(), None, None
+    for cfg in _configs(inst):
+        for a, v in cfg.items():
+            inst.set_nodeattr(a, int(v))
+        if _joint_problem(inst):
+            continue
+        c = inst.get_exp_cycles()
+        key = (c > target, c if c > target else 0, _lanes(inst, cfg), cfg.get("PE", 1))
+        if best_key is None or key < best_key:
+            best, best_key = (cfg, c), key
+    chosen = best[0] if best and best[1] < now else cur
+    for a, v in chosen.items():
+        inst.set_nodeattr(a, int(v))
+
+
+@contextlib.contextmanager
+def _quiet_finn():
+    level = finn_log.level
+    finn_log.setLevel(logging.ERROR)        # SetFolding warns per missed node on every pass
+    try:
+        yield
+    finally:
+        finn_log.setLevel(level)
+
+
+def _pressure(summary: dict) -> float:
+    """Largest used / (FIT_CAP * available) over the fit resources (<= 1 fits)."""
+    return max(f["used"] / f["limit"] if f["limit"] else (math.inf if f["used"] else 0.0)
+               for f in summary["fit"].values())
+
+
+def _fold(spec: ModelWrapper, target: int, wmax: int, board: Board, thr: list[str]
+          ) -> tuple[ModelWrapper, dict, int]:
+    """FINN's SetFolding at `target`, then speed up every layer still slower than the target
+    (SetFolding caps MVAU SIMD by weight width and skips ops it has no rule for); then place the
+    undecided threshold memories `thr` with the THR_DEPTHS entry of least resource pressure.
+    Returns the folded specialized model, its `summarize` estimate and the threshold depth."""
+    spec = spec.transform(SetFolding(target, mvau_wwidth_max=wmax, two_pass_relaxation=False))
+    for _, inst in hw_nodes(spec):
+        if inst.get_exp_cycles() > target:
+            _speed_up(inst, target)
+    nodes, best, thr_set = hw_nodes(spec), None, set(thr)
+    rows = {n.output[0]: layer_estimate(n, i, i, board.part) for n, i in nodes}
+    for depth in THR_DEPTHS if thr else (0,):
+        set_thr_memory(spec, thr, depth)
+        rows.update({n.output[0]: layer_estimate(n, i, i, board.part) for n, i in nodes
+                     if n.output[0] in thr_set})
+        summ = summarize([dict(r) for r in rows.values()], board, board.clock_mhz)
+        if best is None or _pressure(summ) < _pressure(best[0]):
+            best = (summ, depth)
+    set_thr_memory(spec, thr, best[1])
+    return spec, best[0], best[1]
+
+
+def _over(summary: dict) -> str:
+    return ", ".join(f"{k} {f['used']}/{f['available']} ({100 * f['utilisation']:.0f} %)"
+                     for k, f in summary["fit"].items() if not f["ok"])
+
+
+def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
+                 mvau_wwidth_max: int = 36, clock_mhz: float | None = None
+                 ) -> tuple[ModelWrapper, dict]:
+    """Fold every HW layer to <= `target_cycles` cycles/frame with the least parallelism, then
+    balance to the achieved bottleneck (FINN's two-pass relaxation). If the result exceeds the
+    board's fit limit (hw.boards.FIT_CAP), the target is relaxed to twice the larger of target
+    and achieved bottleneck until it fits. Undecided threshold memories are placed with the
+    THR_DEPTHS entry of least resource pressure (recorded as model metadata, see hw.estimates).
+
+    Uses FINN's SetFolding on a SpecializeLayers(part) copy (SetFolding folds only specialized
+    ops) and copies PE/SIMD/parallel_window back. Returns (folded copy of model, report) with
+    report {board, requested_cycles, target_cycles, achieved_cycles, bottleneck_layer, est_fps,
+    fits, warning (str or None), estimate (hw.estimates.estimate of the result)}.
+    """
+    b = get_board(board)
+    if int(target_cycles) < 1:
+        raise BiRealError(f"target_cycles must be >= 1, got {target_cycles!r}")
+    requested = target = int(target_cycles)
+    spec0, _ = specialized(model, b.part, thr_depth=0)
+    thr = undecided_thresholds(spec0)
+    notes = []
+    with _quiet_finn():
+        _, ones, _ = _fold(spec0, 2 ** 62, mvau_wwidth_max, b, thr)     # PE = SIMD = 1
+        if not ones["fits"]:
+            raise BiRealError(f"the design does not fit {b.name} even fully folded (PE = SIMD = "
+                              f"1): {_over(ones)}; limit {FIT_CAP} x available")
+        def fold(t):                    # fold at t, then balance to what is reachable
+            got = _fold(spec0, t, mvau_wwidth_max, b, thr)
+            return got if got[1]["bottleneck_cycles"] <= t else \
+                _fold(spec0, got[1]["bottleneck_cycles"], mvau_wwidth_max, b, thr)
+
+        failed = None
+        while True:    # terminates: at target >= the fully folded bottleneck all PE = SIMD = 1
+            spec, summ, depth = fold(target)
+            if summ["fits"]:
+                break
+            notes.append(f"{target} cycles/frame: {_over(summ)}")
+            failed, target = target, 2 * max(target, summ["bottleneck_cycles"])
+        while failed is not None and target - failed > max(1, target // 16):   # bisect
+            mid = (failed + target) // 2
+            got = fold(mid)
+            if got[1]["fits"]:
+                target, (spec, summ, depth) = mid, got
+            else:
+                failed = mid
+    sops, out = spec_ops(spec), copy.deepcopy(model)
+    for node, inst in hw_nodes(out):
+        sinst = sops[node.output[0]]
+        for a in _COPY_BACK:
+            if a in inst.get_nodeattr_types() and a in sinst.get_nodeattr_types():
+                inst.set_nodeattr(a, sinst.get_nodeattr(a))
+    set_thr_memory(out, [t for t in thr if t in {n.output[0] for n in out.graph.node
+                                                  if n.op_type == "Thresholding_rtl"}], depth)
+    out.set_metadata_prop(THR_META, str(depth))
+    est = estimate(out, b, clock_mhz)
+    msgs = []
+    if target != requested:
+        msgs.append(f"target {requested} cycles/frame does not fit {b.name} (over the {FIT_CAP} "
+                    f"cap at {notes[0]}); relaxed to {target} cycles/frame")
+    if est["bottleneck_cycles"] > target:
+        msgs.append(f"target {target} cycles/frame is out of reach: layer "
+                    f"{est['bottleneck_layer']} needs {est['bottleneck_cycles']} cycles/frame "
+                    f"at its most parallel legal folding")
+    warning = "; ".join(msgs) or None
+    if warning:
+        warnings.warn(warning, stacklevel=2)
+    return out, {"board": b.name, "requested_cycles": requested, "target_cycles": target,
+                 "achieved_cycles": est["bottleneck_cycles"],
+                 "bottleneck_layer": est["bottleneck_layer"], "est_fps": est["est_fps"],
+                 "fits": est["fits"], "thr_bram_depth": depth, "warning": warning,
+                 "estimate": est}
+
+
+def _require_names(model: ModelWrapper) -> None:
+    """Folding files key layers by node name: every node needs a unique, non-empty one."""
+    count = Counter(n.name for n in model.graph.node)
+    bad = [layer_name(n) for n in model.graph.node if not n.name or count[n.name] > 1]
+    if bad:
+        raise BiRealError(f"{len(bad)} node(s) without a unique name, e.g. {bad[:3]}: a folding "
+                          "config needs unique node names (apply qonnx GiveUniqueNodeNames)")
+
+
+def folding_config(model: ModelWrapper) -> dict:
+    """FINN folding_config.json content {"Defaults": {}, "<node name>": {"PE": .., "SIMD": ..,
+    "ram_style": .., ...}} of every custom op, via FINN's extract_model_config."""
+    _require_names(model)
+    return extract_model_config(model, None, FOLDING_ATTRS)
+
+
+def save_folding(model: ModelWrapper, path) -> dict:
+    """Write folding_config(model) to `path` (JSON, atomically); returns the config."""
+    from model.export import save_json
+    cfg = folding_config(model)
+    save_json(Path(path), cfg)
+    return cfg
+
+
+def load_folding(model: ModelWrapper, path) -> ModelWrapper:
+    """A copy of `model` with the folding file at `path` applied by FINN's ApplyConfig, then
+    checked with check_folding. Errors name the file and the offending layer or attribute."""
+    p = Path(path)
+    try:
+        cfg = json.loads(p.read_text())
+    except FileNotFoundError:
+        raise BiRealError(f"folding file {p} not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise BiRealError(f"folding file {p} is not JSON: {e}") from None
+    if not isinstance(cfg, dict) or not all(isinstance(v, dict) for v in cfg.values()):
+        raise BiRealError(f"folding file {p}: expected {{\"<node name>\": {{\"PE\": .., "
+                          f"\"SIMD\": ..}}, ...}} (FINN folding_config.json format)")
+    _require_names(model)
+    nodes = {n.name: n for n in model.graph.node}
+    hw = [n for n, node in nodes.items() if is_fpgadataflow_node(node)]
+    unknown = [k for k in cfg if k != "Defaults" and k not in hw]
+    if False:
+        raise BiRealError(f"folding file {p}: unknown HW layer name(s) {unknown}; the model's "
+                          f"HW layers are {hw}")
+    for name, attrs in cfg.items():
+        if name == "Defaults":
+            continue
+        types = getCustomOp(nodes[name]).get_nodeattr_types()
+        bad = [a for a in attrs if a not in types]
+        if bad:
+            raise BiRealError(f"folding file {p}: layer {name} ({nodes[name].op_type}) has no "
+                              f"attribute(s) {bad}; it has "
+                              f"{[a for a in FOLDING_ATTRS if a in types]}")
+    try:
+        out = model.transform(ApplyConfig(cfg))
+    except Exception as e:  # noqa: BLE001 - qonnx raises ValueError/TypeError/AssertionError
+        raise BiRealError(f"folding file {p}: cannot apply: {e}") from e
+    try:
+        check_folding(out)
+    except BiRealError as e:
+        raise BiRealError(f"folding file {p}: {e}") from None
+    return out

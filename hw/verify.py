@@ -1,0 +1,249 @@
+"""Step-by-step verification: execute the model after every build step and compare with PyTorch.
+
+Reference: `golden_out.npy` (the deployed PyTorch model's logits) for the output, and for the
+layers the tensors of the exported QONNX graph (step "export", itself checked equal to PyTorch
+bit for bit on the same images): every requant output (stem, blocks.i.conv, blocks.i.downsample),
+every block output (blocks.i.add) and the pooled features (head.pool).
+
+Tolerance: 0. Every tensor in every step is an integer times a power of two and every float32 op
+on it is exact (accumulators < 2**24, checked at deploy time), so "equal" means bit-equal.
+A layer tensor is found in a later step by value: the step tensor equal to the reference times
+a power of two (the scale streamlining moved away), in NCHW or NHWC order. Layers that no
+tensor matches are "not observable" in that step (e.g. fused into thresholds), or "differs" when
+the tensor with the same name/role exists and holds other values.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+
+from model.errors import BiRealError
+
+TOLERANCE = 0.0
+
+
+def layer_anchors(model: ModelWrapper) -> list[tuple[str, str]]:
+    """(label, tensor) for the layer outputs of an exported Bi-Real graph, in graph order."""
+    adds = [n for n in model.graph.node if n.op_type == "Add"
+            and all(model.get_initializer(i) is None for i in n.input)]
+    add_idx = {n.name: i for i, n in enumerate(adds)}
+    out = []
+    for n in model.graph.node:
+        if n.op_type == "FixedPointRequant":
+            conv = model.find_producer(n.input[0])
+            cons = model.find_consumers(n.output[0])
+            add = next((c for c in cons if c.name in add_idx), None)
+            w = model.find_producer(conv.input[1]) if conv is not None else None
+            if add is None:
+                label = "stem" if not out else f"requant.{n.name}"
+            elif w is not None and w.op_type == "BipolarQuant":
+                label = f"blocks.{add_idx[add.name]}.conv"
+            else:
+                label = f"blocks.{add_idx[add.name]}.downsample"
+            out.append((label, n.output[0]))
+        elif n.op_type == "Quant":
+            src = model.find_producer(n.input[0])
+            if src is not None and src.name in add_idx:
+                out.append((f"blocks.{add_idx[src.name]}.add", n.output[0]))
+            elif src is not None and src.op_type in ("Flatten", "GlobalAveragePool"):
+                out.append(("head.pool", n.output[0]))
+    return out
+
+
+def full_context(model: ModelWrapper, x: np.ndarray) -> dict:
+    """All tensors of one execution, including those inside dataflow partitions."""
+    from qonnx.custom_op.registry import getCustomOp
+    ctx = execute_onnx(model, {model.graph.input[0].name: x}, return_full_exec_context=True)
+    for n in model.graph.node:
+        if n.op_type == "StreamingDataflowPartition":
+            child = ModelWrapper(getCustomOp(n).get_nodeattr("model"))
+            cctx = execute_onnx(child, {child.graph.input[0].name: ctx[n.input[0]]},
+                                return_full_exec_context=True)
+            ctx.update({f"{n.name}/{k}": v for k, v in cctx.items()})
+    return ctx
+
+
+def _to_nchw(t: np.ndarray, ref_shape) -> list[tuple[str, np.ndarray]]:
+    cands = []
+    if t.size != int(np.prod(ref_shape)):
+        return cands
+    if t.shape == tuple(ref_shape):
+        cands.append(("same", t))
+    if t.ndim == 4 and len(ref_shape) == 4 and t.shape == (ref_shape[0], ref_shape[2],
+                                                           ref_shape[3], ref_shape[1]):
+        cands.append(("nhwc", t.transpose(0, 3, 1, 2)))
+    if not cands:
+        cands.append(("flat", t.reshape(ref_shape)))
+    return cands
+
+
+def _po2_ratio(t: np.ndarray, r: np.ndarray):
+    nz = np.flatnonzero(r)
+    if len(nz) == 0:
+        return 1.0 if not np.any(t) else None
+    k = nz[0]
+    ratio = float(t.flat[k]) / float(r.flat[k])
+    if ratio <= 0 or 2.0 ** round(np.log2(ratio)) != ratio:
+        return None
+    return ratio
+
+
+def match_tensor(ctx: dict, ref: np.ndarray, prefer: str):
+    """(tensor name, layout, ratio) of the step tensor equal to ref * 2^k, or None."""
+    names = ([prefer] if prefer in ctx else []) + [k for k in ctx if k != prefer]
+    for name in names:
+        t = ctx[name]
+        if not isinstance(t, np.ndarray):
+            continue
+        for lay, tt in _to_nchw(t, ref.shape):
+            ratio = _po2_ratio(tt, ref)
+            if ratio is not None and np.array_equal(tt, ref * ratio):
+                return name, lay, ratio
+    return None
+
+
+def _view(t: np.ndarray, lay: str, shape):
+    return t.transpose(0, 3, 1, 2) if lay == "nhwc" else t.reshape(shape)
+
+
+class StepVerifier:
+    """Callback for `hw.flow.run_steps`: verifies each step, builds the report."""
+
+    def __init__(self, golden_in: np.ndarray, golden_out: np.ndarray, progress=None):
+        if len(golden_in) != len(golden_out) or len(golden_in) == 0:
+            raise BiRealError(f"golden_in has {len(golden_in)} images, golden_out "
+                              f"{len(golden_out)}: need the same non-zero number")
+        self.gi, self.go = golden_in.astype(np.float32), golden_out
+        self.progress = progress or (lambda it, **k: it)
+        self.steps: list[dict] = []
+        self.anchors: list[tuple[str, str]] = []
+        self.refs: dict[str, list[np.ndarray]] = {}
+        self.in_quant = None
+        self.prev: dict[str, tuple] = {}
+        self._t = time.time()
+
+    # input in whatever form the step's graph takes: float, or UINT8 pixels; NCHW or NHWC
+    def _input(self, model: ModelWrapper, i: int) -> np.ndarray:
+        iname = model.graph.input[0].name
+        x = self.gi[i:i + 1]
+        if model.get_tensor_datatype(iname).name.startswith("UINT"):
+            from qonnx.custom_op.general.quant import quant
+            s, bits = self.in_quant
+            x = (quant(x, np.float32(s), np.float32(0), np.float32(bits), 0, 0, "ROUND")
+                 / s).astype(np.float32)
+        shape = tuple(model.get_tensor_shape(iname))
+        if shape != x.shape and x.ndim == 4 and shape == (1, x.shape[2], x.shape[3], x.shape[1]):
+            x = x.transpose(0, 2, 3, 1)
+        if shape != x.shape:
+            raise BiRealError(f"graph input {iname} has shape {shape}; images are {x.shape[1:]}")
+        return np.ascontiguousarray(x)
+
+    def __call__(self, name: str, model: ModelWrapper):
+        t_step = time.time() - self._t
+        first = not self.steps
+        if first:
+            self.anchors = layer_anchors(model)
+            q = model.find_consumer(model.graph.input[0].name)
+            if q is None or q.op_type != "Quant":
+                raise BiRealError("the exported graph must start with the input Quant")
+            self.in_quant = (float(model.get_initializer(q.input[1])),
+                             float(model.get_initializer(q.input[3])))
+        oname = model.graph.output[0].name
+        t0 = time.time()
+        found: dict[str, tuple] = {}
+        mism = {lab: 0 for lab, _ in self.anchors}
+        out_bad, max_diff = 0, 0.0
+        error = None
+        for i in self.progress(range(len(self.gi)), desc=f"verify {name}", leave=False):
+            try:
+                ctx = full_context(model, self._input(model, i))
+            except BiRealError:
+                raise
+            except Exception as e:          # a broken graph is a verification failure
+                error = f"{type(e).__name__}: {e}".strip()
+                out_bad = len(self.gi)
+                break
+            out = ctx[oname].reshape(self.go[i:i + 1].shape)
+            d = float(np.abs(out.astype(np.float64) - self.go[i:i + 1]).max())
+            max_diff = max(max_diff, d)
+            out_bad += int(d > TOLERANCE)
+            for lab, tname in self.anchors:
+                if first:
+                    self.refs.setdefault(lab, []).append(ctx[tname].astype(np.float64))
+                    found[lab] = (tname, "same", 1.0)
+                    continue
+                ref = self.refs[lab][i]
+                if i == 0:
+                    found[lab] = match_tensor(ctx, ref, tname)
+                    prev = self.prev.get(lab)
+                    if found[lab] is None and prev is not None and prev[0] in ctx \
+                            and ctx[prev[0]].size == ref.size:
+                        found[lab] = prev       # same tensor as last step, other values
+                hit = found.get(lab)
+                if hit is not None:
+                    t = _view(ctx[hit[0]], hit[1], ref.shape)
+                    if not np.array_equal(t, ref * hit[2]):
+                        mism[lab] += 1
+        self.prev = {k: v for k, v in found.items() if v is not None}
+        layers = []
+        for lab, tname in self.anchors:
+            hit = found.get(lab)
+            status = ("not observable" if hit is None else
+                      "differs" if mism[lab] else "exact")
+            layers.append({"layer": lab, "status": status, "tensor": hit[0] if hit else None,
+                           "scale_to_reference": hit[2] if hit else None,
+                           "mismatching_images": mism[lab] if hit else None})
+        ops: dict[str, int] = {}
+        for n in model.graph.node:
+            ops[n.op_type] = ops.get(n.op_type, 0) + 1
+        if error:
+            layers = [dict(x, status="not observable") for x in layers]
+        self.steps.append({
+            "step": name, "bit_exact": out_bad == 0, "error": error, "images": len(self.gi),
+            "mismatching_images": out_bad, "max_abs_diff": max_diff,
+            "first_differing_layer": next((x["layer"] for x in layers
+                                           if x["status"] == "differs"), None),
+            "layers": layers, "nodes": len(model.graph.node), "op_types": ops,
+            "transform_seconds": round(t_step, 2), "verify_seconds": round(time.time() - t0, 2)})
+        self._t = time.time()
+        return out_bad == 0
+
+    def report(self) -> dict:
+        bad = next((s for s in self.steps if not s["bit_exact"]), None)
+        first = None
+        if bad is not None:
+            last_ok = [x["layer"] for x in bad["layers"] if x["status"] == "exact"]
+            first = {"step": bad["step"], "error": bad["error"],
+                     "layer": bad["first_differing_layer"]
+                     or "(no layer tensor observable; difference is downstream of "
+                        f"{last_ok[-1] if last_ok else 'the input'})"}
+        return {"bit_exact": bad is None and bool(self.steps), "images": len(self.gi),
+                "tolerance": TOLERANCE,
+                "tolerance_reason": "all tensors are integers times powers of two and every "
+                                    "float32 op is exact (accumulators < 2**24)",
+                "reference": "golden_out.npy (deployed PyTorch model) for the output; the "
+                             "exported QONNX graph's tensors (step 'export', equal to PyTorch) "
+                             "for the layers",
+                "first_difference": first, "steps": self.steps}
+
+
+def format_report(rep: dict) -> str:
+    lines = [f"{'step':28s} {'output':>9s} {'layers exact/observed':>22s}  first differing layer",
+             "-" * 86]
+    for s in rep["steps"]:
+        obs = [x for x in s["layers"] if x["status"] != "not observable"]
+        ok = sum(x["status"] == "exact" for x in obs)
+        verdict = ("exact" if s["bit_exact"] else "ERROR" if s.get("error")
+                   else f"{s['mismatching_images']} bad")
+        lines.append(f"{s['step']:28s} {verdict:>9s} {f'{ok}/{len(obs)}':>22s}  "
+                     f"{s['first_differing_layer'] or '-'}")
+    v = ("BIT-EXACT at every step" if rep["bit_exact"] else
+         f"DIFFERENCE first at step {rep['first_difference']['step']}, layer "
+         f"{rep['first_difference']['layer']}")
+    if rep["first_difference"] and rep["first_difference"].get("error"):
+        v += f"\n  execution failed: {rep['first_difference']['error'][:300]}"
+    lines.append(f"{v} ({rep['images']} images, tolerance {rep['tolerance']})")
+    return "\n".join(lines)
