@@ -22,7 +22,7 @@ from . import transforms as T
 
 # op types the exporter of this project emits (anything else is not a Bi-Real graph)
 EXPORT_OPS = {"Quant", "BipolarQuant", "Conv", "FixedPointRequant", "Pad", "Add", "AveragePool",
-              "GlobalAveragePool", "Flatten", "MatMul", "Mul"}
+              "GlobalAveragePool", "Flatten", "MatMul", "Mul", "MaxPool"}
 # what may stay outside the dataflow partition: the output reshape and the logit scale
 HOST_OPS = {"Flatten", "Mul"}
 
@@ -90,7 +90,8 @@ def step_integer_input(model, cfg):
 def step_requant_to_thresholds(model, cfg):
     """FixedPointRequant and the global-pool quantizer -> exact integer MultiThresholds."""
     model = model.transform(T.FixedPointRequantToMultiThreshold())
-    return _tidy(model.transform(T.GlobalPoolQuantToMultiThreshold()))
+    model = model.transform(T.GlobalPoolQuantToMultiThreshold())
+    return _tidy(model.transform(T.MaxPoolOnUnsigned()))
 
 
 def step_qonnx_to_finn(model, cfg):
@@ -132,13 +133,13 @@ def step_xnor(model, cfg):
 def step_channels_last(model, cfg):
     from finn.transformation.streamline.absorb import (AbsorbConsecutiveTransposes,
                                                        AbsorbTransposeIntoMultiThreshold)
-    from finn.transformation.streamline.reorder import (MoveTransposePastFork,
+    from finn.transformation.streamline.reorder import (MakeMaxPoolNHWC, MoveTransposePastFork,
                                                         MoveTransposePastJoinAdd,
                                                         MoveTransposePastScalarMul)
     model = model.transform(T.SeedChannelsLastInput())
     model = _loop(model, [AbsorbTransposeIntoMultiThreshold(), MoveTransposePastFork(),
                           MoveTransposePastJoinAdd(), MoveTransposePastScalarMul(),
-                          AbsorbConsecutiveTransposes(), InferDataLayouts()])
+                          MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(), InferDataLayouts()])
     return _tidy(model)
 
 
@@ -167,10 +168,11 @@ def step_convert_to_hw(model, cfg):
     """HW layers as FINN's step_convert_to_hw with standalone thresholds (no InferRequantLayer)."""
     from finn.transformation.fpgadataflow.convert_to_hw import (
         binary_matrix_vector_activation as bmv, conv_inp_gen, duplicate_streams,
-        elementwise_binary_operation as elt, quantized_matrix_vector_activation as qmv,
+        elementwise_binary_operation as elt, pool, quantized_matrix_vector_activation as qmv,
         thresholding)
     for t in [thresholding.InferThresholdingLayer(), bmv.InferBinaryMatrixVectorActivation(),
-              qmv.InferQuantizedMatrixVectorActivation(), conv_inp_gen.InferConvInpGen(),
+              qmv.InferQuantizedMatrixVectorActivation(), pool.InferPool(),
+              conv_inp_gen.InferConvInpGen(),
               elt.InferElementwiseBinaryOperation(_integer_node),
               duplicate_streams.InferDuplicateStreamsLayer()]:
         model = _tidy(model.transform(t))

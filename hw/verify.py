@@ -91,9 +91,10 @@ def _po2_ratio(t: np.ndarray, r: np.ndarray):
     return ratio
 
 
-def match_tensor(ctx: dict, ref: np.ndarray, prefer: str):
-    """(tensor name, layout, ratio) of the step tensor equal to ref * 2^k, or None."""
+def match_tensors(ctx: dict, ref: np.ndarray, prefer: str) -> list[tuple]:
+    """All (tensor name, layout, ratio) of step tensors equal to ref * 2^k."""
     names = ([prefer] if prefer in ctx else []) + [k for k in ctx if k != prefer]
+    hits = []
     for name in names:
         t = ctx[name]
         if not isinstance(t, np.ndarray):
@@ -101,8 +102,8 @@ def match_tensor(ctx: dict, ref: np.ndarray, prefer: str):
         for lay, tt in _to_nchw(t, ref.shape):
             ratio = _po2_ratio(tt, ref)
             if ratio is not None and np.array_equal(tt, ref * ratio):
-                return name, lay, ratio
-    return None
+                hits.append((name, lay, ratio))
+    return hits
 
 
 def _view(t: np.ndarray, lay: str, shape):
@@ -173,24 +174,30 @@ class StepVerifier:
             for lab, tname in self.anchors:
                 if first:
                     self.refs.setdefault(lab, []).append(ctx[tname].astype(np.float64))
-                    found[lab] = (tname, "same", 1.0)
+                    found[lab] = [(tname, "same", 1.0)]
                     continue
                 ref = self.refs[lab][i]
                 if i == 0:
-                    found[lab] = match_tensor(ctx, ref, tname)
+                    # every tensor matching on image 0; later images keep the ones that still
+                    # match (a pre-clamp sum can equal the clamped output on one image)
+                    found[lab] = match_tensors(ctx, ref, tname)
                     prev = self.prev.get(lab)
-                    if found[lab] is None and prev is not None and prev[0] in ctx \
+                    if not found[lab] and prev is not None and prev[0] in ctx \
                             and ctx[prev[0]].size == ref.size:
-                        found[lab] = prev       # same tensor as last step, other values
-                hit = found.get(lab)
-                if hit is not None:
-                    t = _view(ctx[hit[0]], hit[1], ref.shape)
-                    if not np.array_equal(t, ref * hit[2]):
+                        found[lab] = [prev]     # same tensor as last step, other values
+                hits = found.get(lab)
+                if hits:
+                    ok = [h for h in hits if np.array_equal(_view(ctx[h[0]], h[1], ref.shape),
+                                                            ref * h[2])]
+                    if ok:
+                        found[lab] = ok
+                    else:
                         mism[lab] += 1
-        self.prev = {k: v for k, v in found.items() if v is not None}
+        self.prev = {k: v[0] for k, v in found.items() if v}
         layers = []
         for lab, tname in self.anchors:
             hit = found.get(lab)
+            hit = hit[0] if hit else None
             status = ("not observable" if hit is None else
                       "differs" if mism[lab] else "exact")
             layers.append({"layer": lab, "status": status, "tensor": hit[0] if hit else None,

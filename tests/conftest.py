@@ -17,3 +17,25 @@ def trained_tiny(tmp_path_factory):
     m = train(TrainConfig(arch="bireal-tiny", data="mnist5k", out=str(out), epochs1=1,
                           epochs2=1, limit=1000, progress=False), log=lambda *a: None)
     return out, m
+
+
+def export_random(arch: str, out, images: int, seed: int = 0):
+    """Export `arch` with random weights (seeded) and golden tensors for `images` inputs."""
+    import argparse
+    from model.cli import do_export
+    a = argparse.Namespace(ckpt=None, arch=arch, random_init=True, images=images, data=None,
+                           data_root=None, seed=seed, affine_bits=16, out=str(out))
+    do_export(a)
+    return out / "model.onnx"
+
+
+@pytest.fixture(scope="session")
+def tiny_hw(tmp_path_factory):
+    """bireal-tiny (random weights) through every build step, verified on 2 images:
+    (dir, parent model, dataflow partition model, verify report)."""
+    from hw.compile import verify_flow
+    from hw.flow import partition_model
+    d = tmp_path_factory.mktemp("tiny_hw")
+    onnx = export_random("bireal-tiny", d, 2)
+    parent, rep = verify_flow(onnx, d / "build", images=2, quiet=True)
+    return d, parent, partition_model(parent), rep

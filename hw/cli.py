@@ -1,0 +1,73 @@
+"""`bireal` command line, hw stage: adds `verify` and `compile` to model.cli's commands.
+
+Data flows one way (model -> hw -> sim), so the console entry point lives in the last stage
+that exists and extends the parser of the stage before it.
+"""
+from __future__ import annotations
+
+import sys
+import warnings
+from pathlib import Path
+
+from model import cli as model_cli
+from model.errors import BiRealError
+
+BOARD_NAMES = ["pynq-z2", "zcu104"]
+
+
+def cmd_verify_flow(a):
+    from .compile import verify_flow
+    _, rep = verify_flow(a.onnx, a.out, a.images)
+    print((Path(a.out) / "verify.txt").read_text().rstrip())
+    if not rep["bit_exact"]:
+        sys.exit(1)
+
+
+def cmd_compile(a):
+    from .compile import compile_model, print_summary
+    s = compile_model(a.onnx, a.out, board=a.board, target_fps=a.target_fps, folding=a.folding,
+                      clock_mhz=a.clock_mhz, images=a.images)
+    print_summary(s, Path(a.out))
+
+
+def add_commands(sub):
+    s = sub.add_parser("verify", help="run the FINN build steps, checking every step against "
+                                      "PyTorch (per-step, per-layer report)")
+    s.add_argument("--onnx", required=True, help="model.onnx written by `bireal export`")
+    s.add_argument("--out", required=True)
+    s.add_argument("--images", type=int, default=100)
+    s.set_defaults(fn=cmd_verify_flow)
+    s = sub.add_parser("compile", help="QONNX -> verified FINN dataflow graph, folding, "
+                                       "estimates")
+    s.add_argument("--onnx", required=True, help="model.onnx written by `bireal export`")
+    s.add_argument("--board", default="pynq-z2", choices=BOARD_NAMES)
+    g = s.add_mutually_exclusive_group()
+    g.add_argument("--target-fps", type=float)
+    g.add_argument("--folding", help="folding_config.json (FINN format) to apply instead")
+    s.add_argument("--clock-mhz", type=float, help="default: the board's (100 / 200 MHz)")
+    s.add_argument("--images", type=int, default=100,
+                   help="golden images checked after every step (default 100)")
+    s.add_argument("--out", required=True)
+    s.set_defaults(fn=cmd_compile)
+
+
+def parser():
+    p = model_cli.parser()
+    sub = next(a for a in p._actions if a.__class__.__name__ == "_SubParsersAction")
+    add_commands(sub)
+    return p
+
+
+def main(argv=None):
+    warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
+    warnings.filterwarnings("ignore", category=UserWarning, module="qonnx")
+    args = parser().parse_args(argv)
+    try:
+        args.fn(args)
+    except BiRealError as e:
+        print(f"bireal: error: {e}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

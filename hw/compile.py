@@ -1,0 +1,168 @@
+"""`bireal compile`: exported QONNX -> verified HW graph + folding + estimates in one folder.
+
+DIR/ after a run:
+  model_hw.onnx          parent graph: one StreamingDataflowPartition + host Mul/Flatten
+  dataflow_model.onnx    the partition: every HW layer, folded
+  folding_config.json    FINN's folding format (PE/SIMD/... per node)
+  estimates.json/.png    per-layer cycles and resources, fit check, bottleneck, FPS
+  verify.json/.txt       per-step, per-layer bit-exactness against PyTorch
+  build.log              FINN's own chatter
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from model.errors import BiRealError
+from model.export import atomic_write, save_json
+
+from .flow import FlowConfig, STEPS, partition_model, run_steps, step_name
+from .verify import StepVerifier, format_report
+
+
+def load_golden(onnx_path: Path, images: int | None):
+    d = Path(onnx_path).parent
+    gi, go = d / "golden_in.npy", d / "golden_out.npy"
+    for f in (gi, go):
+        if not f.is_file():
+            raise BiRealError(f"missing {f}: `bireal export` writes it next to model.onnx")
+    x, y = np.load(gi), np.load(go)
+    if images is not None:
+        if images < 1:
+            raise BiRealError(f"--images must be >= 1, got {images}")
+        x, y = x[:images], y[:images]
+    return x, y
+
+
+def _save_text(path: Path, text: str):
+    def w(t):
+        Path(t).write_text(text)
+    atomic_write(path, w, ".txt")
+
+
+def _save_onnx(path: Path, model):
+    atomic_write(path, lambda t: model.save(t), ".onnx")
+
+
+class _Progress:
+    """One line per build step (log friendly) + a tqdm bar over images on a terminal."""
+
+    def __init__(self, verifier: StepVerifier, log, quiet: bool):
+        self.v, self.log, self.quiet, self.i = verifier, log, quiet, 0
+
+    def __call__(self, name, model):
+        ok = self.v(name, model)
+        s = self.v.steps[-1]
+        if not self.quiet:
+            total = len(STEPS) + 1
+            verdict = "exact" if ok else ("ERROR" if s["error"] else
+                                          f"MISMATCH on {s['mismatching_images']} images")
+            obs = [x for x in s["layers"] if x["status"] != "not observable"]
+            print(f"  [{self.i:2d}/{total - 1}] {name:26s} {verdict:>8s}  layers "
+                  f"{sum(x['status'] == 'exact' for x in obs)}/{len(obs)} exact  "
+                  f"({s['transform_seconds']:.1f} s + verify {s['verify_seconds']:.1f} s)",
+                  file=self.log, flush=True)
+        self.i += 1
+        return ok
+
+
+def verify_flow(onnx_path, out_dir, images: int | None = 100, cfg: FlowConfig | None = None,
+                quiet: bool = False):
+    """Run the build steps with verification after each; writes verify.json/.txt."""
+    import sys
+    from tqdm import tqdm
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    gi, go = load_golden(Path(onnx_path), images)
+    cfg = cfg or FlowConfig()
+    cfg.build_dir = cfg.build_dir or str(out / "build")
+    err = sys.stderr                   # FINN's chatter is redirected below, progress is not
+    ver = StepVerifier(gi, go, progress=lambda it, **k: tqdm(
+        it, file=err, disable=True if quiet else None, **k))
+    if not quiet:
+        print(f"building + verifying {onnx_path} on {len(gi)} images after every step",
+              file=sys.stderr)
+    log = io.StringIO()
+    prog = _Progress(ver, sys.stderr, quiet)
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = run_steps(onnx_path, cfg, prog)
+    _save_text(out / "build.log", log.getvalue())
+    rep = ver.report()
+    rep["onnx"] = str(onnx_path)
+    rep["step_list"] = ["export"] + [step_name(f) for f in STEPS]
+    save_json(out / "verify.json", rep)
+    _save_text(out / "verify.txt", format_report(rep) + "\n")
+    return model, rep
+
+
+def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float | None = None,
+                  folding: str | None = None, clock_mhz: float | None = None,
+                  images: int | None = 100, quiet: bool = False) -> dict:
+    from qonnx.custom_op.registry import getCustomOp
+    from . import estimates as E
+    from . import folding as F
+    from .boards import get_board
+    t0 = time.time()
+    b = get_board(board)                                    # fail early on a bad board name
+    clock = clock_mhz or b["clock_mhz"]
+    if target_fps is not None and folding:
+        raise BiRealError("give --target-fps or --folding, not both")
+    if target_fps is not None and target_fps <= 0:
+        raise BiRealError(f"--target-fps must be > 0, got {target_fps}")
+    if folding and not Path(folding).is_file():
+        raise BiRealError(f"folding file not found: {folding}")
+    out = Path(out_dir)
+    parent, rep = verify_flow(onnx_path, out, images, quiet=quiet)
+    if not rep["bit_exact"]:
+        fd = rep["first_difference"]
+        raise BiRealError(f"verification failed at step {fd['step']}, layer {fd['layer']} "
+                          f"(see {out / 'verify.json'})")
+    child = partition_model(parent)
+    if folding:
+        child = F.load_folding(child, folding)
+        how = f"user folding file {folding}"
+    else:
+        target = F.target_from_fps(target_fps, clock) if target_fps else None
+        child, note = F.auto_folding(child, board, target, clock_mhz=clock)
+        how = note
+    F.check_folding(child)
+    sdp = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"][0]
+    _save_onnx(out / "dataflow_model.onnx", child)
+    getCustomOp(sdp).set_nodeattr("model", str((out / "dataflow_model.onnx").resolve()))
+    _save_onnx(out / "model_hw.onnx", parent)
+    save_json(out / "folding_config.json", F.folding_config(child))
+    est = E.estimate(child, board, clock_mhz=clock)
+    est["folding"] = how
+    est["target_fps"] = target_fps
+    save_json(out / "estimates.json", est)
+    E.plot_estimates(est, out / "estimates.png")
+    _save_text(out / "estimates.txt", E.format_estimates(est) + "\n")
+    summary = {"onnx": str(onnx_path), "board": board, "clock_mhz": clock,
+               "bit_exact": rep["bit_exact"], "images": rep["images"],
+               "est_fps": est["est_fps"], "bottleneck_cycles": est["bottleneck_cycles"],
+               "bottleneck_layer": est.get("bottleneck_layer"), "fits": est.get("fits"),
+               "folding": how, "seconds": round(time.time() - t0, 1),
+               "files": ["model_hw.onnx", "dataflow_model.onnx", "folding_config.json",
+                         "estimates.json", "estimates.png", "estimates.txt", "verify.json",
+                         "verify.txt", "build.log"]}
+    save_json(out / "compile.json", summary)
+    return summary
+
+
+def print_summary(s: dict, out: Path):
+    est = json.loads((out / "estimates.json").read_text())
+    print((out / "verify.txt").read_text().rstrip().splitlines()[-1])
+    print((out / "estimates.txt").read_text().rstrip())
+    print(f"folding      {s['folding']}")
+    print(f"estimate     {est['bottleneck_cycles']} cycles/frame (bottleneck "
+          f"{est.get('bottleneck_layer')}), {est['est_fps']:.0f} FPS at {s['clock_mhz']} MHz on "
+          f"{s['board']}; fits: {s['fits']}")
+    print(f"files        {out}/ " + " ".join(s["files"]))

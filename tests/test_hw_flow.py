@@ -1,0 +1,151 @@
+"""The FINN build steps (hw/flow.py) with verification after every step (hw/verify.py)."""
+import json
+
+import numpy as np
+import pytest
+from onnx import helper
+from qonnx.core.modelwrapper import ModelWrapper
+
+from conftest import export_random
+from hw.compile import compile_model, verify_flow
+from hw.flow import STEPS, FlowConfig, is_hw, partition_model, step_check_graph
+from model.errors import BiRealError
+
+CONTRACT_EST = {"layers", "bottleneck_cycles", "est_fps", "clock_mhz", "board"}
+
+
+def _all_exact(rep):
+    assert rep["bit_exact"] is True, rep["first_difference"]
+    assert [s["step"] for s in rep["steps"]] == rep["step_list"]
+    for s in rep["steps"]:
+        assert s["bit_exact"] and s["max_abs_diff"] == 0.0, s["step"]
+        assert all(x["status"] in ("exact", "not observable") for x in s["layers"]), s["step"]
+        assert s["first_differing_layer"] is None
+
+
+def test_tiny_trained_compile_every_step_bit_exact(trained_tiny, tmp_path):
+    """The contract: 100 MNIST test images, every step and every layer exact, one partition."""
+    import argparse
+    from model.cli import do_export
+    ckpt_dir, _ = trained_tiny
+    do_export(argparse.Namespace(ckpt=str(ckpt_dir / "checkpoint.pt"), arch=None,
+                                 random_init=False, images=100, data=None, data_root=None,
+                                 seed=0, affine_bits=16, out=str(tmp_path)))
+    out = tmp_path / "compiled"
+    s = compile_model(tmp_path / "model.onnx", out, board="pynq-z2", images=100, quiet=True)
+    rep = json.loads((out / "verify.json").read_text())
+    _all_exact(rep)
+    assert rep["images"] == 100
+    last = rep["steps"][-1]
+    assert last["step"] == "create_dataflow_partition"
+    assert last["op_types"] == {"StreamingDataflowPartition": 1, "Mul": 1, "Flatten": 1}
+    # every layer tensor is still observable (found, exact) after partitioning
+    assert all(x["status"] == "exact" for x in last["layers"])
+    est = json.loads((out / "estimates.json").read_text())
+    assert CONTRACT_EST <= set(est) and est["board"] == "pynq-z2" and est["clock_mhz"] == 100
+    assert est["bottleneck_cycles"] == max(x["cycles"] for x in est["layers"])
+    assert s["bit_exact"] and (out / "folding_config.json").is_file()
+    assert (out / "estimates.png").stat().st_size > 0
+
+
+def test_cifar_random_every_step_bit_exact(tmp_path):
+    """Bi-Real-18 structure at half width: 3 stride-2 downsample blocks, 4x4 global pool
+    (ties in the pooled quantizer's round-half-even, which FINN's conversion gets wrong)."""
+    onnx = export_random("bireal-cifar", tmp_path, 3)
+    parent, rep = verify_flow(onnx, tmp_path / "v", images=3, quiet=True)
+    _all_exact(rep)
+    labels = [x["layer"] for x in rep["steps"][0]["layers"]]
+    assert sum(lab.endswith(".downsample") for lab in labels) == 3
+    child = partition_model(parent)
+    assert all(is_hw(n) for n in child.graph.node)
+
+
+def test_tiny_hw_fixture_is_one_partition(tiny_hw):
+    d, parent, child, rep = tiny_hw
+    _all_exact(rep)
+    ops = [n.op_type for n in child.graph.node]
+    assert ops.count("DuplicateStreams") == 5 and ops.count("ElementwiseAdd") == 6
+    mv = [n for n in child.graph.node if n.op_type == "MVAU"]
+    xnor = [n for n in mv if any(a.name == "binaryXnorMode" and a.i == 1 for a in n.attribute)]
+    assert len(xnor) == 5 and len(mv) == 8       # 5 binary 3x3, stem, downsample, FC
+    pads = [n for n in child.graph.node if n.op_type == "FMPadding"]
+    assert len(pads) == 6                           # stem (0-pad) + 5 binary convs (-1 pad)
+
+
+def test_fork_before_add_order_matters(tmp_path):
+    """MoveLinearPastEltwiseAdd before MoveLinearPastFork corrupts the shortcut: the verifier
+    must catch it at the streamline step (and the default order must not: tests above)."""
+    onnx = export_random("bireal-tiny", tmp_path, 2)
+    _, rep = verify_flow(onnx, tmp_path / "v", images=2, cfg=FlowConfig(fork_before_add=False),
+                         quiet=True)
+    assert rep["bit_exact"] is False
+    assert rep["first_difference"]["step"] == "streamline"
+    assert rep["steps"][-1]["step"] == "streamline"      # the flow stopped there
+
+
+def _edit(onnx_path, fn, out):
+    m = ModelWrapper(str(onnx_path))
+    fn(m)
+    m.save(str(out))
+    return out
+
+
+def test_relu_network_rejected_naming_node(tiny_hw, tmp_path):
+    d = tiny_hw[0]
+
+    def add_relu(m):
+        n = [x for x in m.graph.node if x.op_type == "FixedPointRequant"][0]
+        old = n.output[0]
+        n.output[0] = "pre_relu"
+        m.graph.node.insert(list(m.graph.node).index(n) + 1,
+                            helper.make_node("Relu", ["pre_relu"], [old], name="MyRelu"))
+    bad = _edit(d / "model.onnx", add_relu, tmp_path / "relu.onnx")
+    with pytest.raises(BiRealError, match=r"MyRelu \(Relu\).*not part of a Bi-Real graph"):
+        step_check_graph(ModelWrapper(str(bad)), FlowConfig())
+
+
+def test_non_binary_conv_in_block_rejected_naming_node(tiny_hw, tmp_path):
+    d = tiny_hw[0]
+
+    def real_weights(m):
+        conv = [x for x in m.graph.node if x.op_type == "Conv"][1]      # first block conv
+        w = m.find_producer(conv.input[1])
+        assert w.op_type == "BipolarQuant"
+        conv.input[1] = w.input[0]
+        conv.name = "BlockConv"
+    bad = _edit(d / "model.onnx", real_weights, tmp_path / "real.onnx")
+    with pytest.raises(BiRealError, match=r"BlockConv \(Conv\).*weights are not binary"):
+        step_check_graph(ModelWrapper(str(bad)), FlowConfig())
+
+
+def test_verify_names_first_step_and_layer(tiny_hw, tmp_path, monkeypatch):
+    """A broken -1 pad after XNOR conversion (bit 1 = +1 instead of bit 0 = -1) must be
+    reported at step xnor and at the first binary conv, blocks.0.conv."""
+    import hw.transforms as T
+    from qonnx.custom_op.registry import getCustomOp
+
+    def wrong_pad(self, model):
+        for n in model.graph.node:
+            if n.op_type == "Im2Col" and getCustomOp(n).get_nodeattr("pad_value") == -1:
+                getCustomOp(n).set_nodeattr("pad_value", 1)
+        return model, False
+    monkeypatch.setattr(T.XnorPadValue, "apply", wrong_pad)
+    _, rep = verify_flow(tiny_hw[0] / "model.onnx", tmp_path / "v", images=2, quiet=True)
+    assert rep["bit_exact"] is False
+    assert rep["first_difference"]["step"] == "xnor"
+    assert rep["first_difference"]["layer"] == "blocks.0.conv"
+
+
+def test_compile_errors(tiny_hw, tmp_path):
+    d = tiny_hw[0]
+    with pytest.raises(BiRealError, match="not found"):
+        compile_model(tmp_path / "nope.onnx", tmp_path / "o", images=1, quiet=True)
+    (tmp_path / "m.onnx").write_bytes((d / "model.onnx").read_bytes())
+    with pytest.raises(BiRealError, match="golden_in.npy"):
+        compile_model(tmp_path / "m.onnx", tmp_path / "o", images=1, quiet=True)
+    with pytest.raises(BiRealError, match="not both"):
+        compile_model(d / "model.onnx", tmp_path / "o", target_fps=10, folding="f.json",
+                      quiet=True)
+    with pytest.raises(BiRealError, match="board"):
+        compile_model(d / "model.onnx", tmp_path / "o", board="zedboard", quiet=True)
+    assert len(STEPS) == 13
