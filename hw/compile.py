@@ -112,7 +112,7 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
     from .boards import get_board
     t0 = time.time()
     b = get_board(board)                                    # fail early on a bad board name
-    clock = clock_mhz or b["clock_mhz"]
+    clock = clock_mhz or b.clock_mhz
     if target_fps is not None and folding:
         raise BiRealError("give --target-fps or --folding, not both")
     if target_fps is not None and target_fps <= 0:
@@ -130,9 +130,14 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
         child = F.load_folding(child, folding)
         how = f"user folding file {folding}"
     else:
-        target = F.target_from_fps(target_fps, clock) if target_fps else None
-        child, note = F.auto_folding(child, board, target, clock_mhz=clock)
-        how = note
+        # no target: the fastest folding that fits (target 1 cycle, relaxed until it fits)
+        target = F.target_from_fps(target_fps, clock) if target_fps else 1
+        child, frep = F.auto_folding(child, board, target, clock_mhz=clock)
+        how = (f"auto: target {frep['requested_cycles']} cycles/frame"
+               + (f" ({target_fps:g} FPS at {clock:g} MHz)" if target_fps else
+                  " (fastest that fits)")
+               + f", achieved {frep['achieved_cycles']}"
+               + (f"; {frep['warning']}" if frep.get("warning") else ""))
     F.check_folding(child)
     sdp = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"][0]
     _save_onnx(out / "dataflow_model.onnx", child)

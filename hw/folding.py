@@ -265,6 +265,8 @@ def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
             if summ["fits"]:
                 break
             notes.append(f"{target} cycles/frame: {_over(summ)}")
+            if target > ones["bottleneck_cycles"]:      # cannot happen: PE = SIMD = 1 fits
+                raise BiRealError(f"auto_folding: no folding fits {b.name} at {target} cycles")
             failed, target = target, 2 * max(target, summ["bottleneck_cycles"])
         while failed is not None and target - failed > max(1, target // 16):   # bisect
             mid = (failed + target) // 2
@@ -342,7 +344,7 @@ def load_folding(model: ModelWrapper, path) -> ModelWrapper:
     nodes = {n.name: n for n in model.graph.node}
     hw = [n for n, node in nodes.items() if is_fpgadataflow_node(node)]
     unknown = [k for k in cfg if k != "Defaults" and k not in hw]
-    if False:
+    if unknown:
         raise BiRealError(f"folding file {p}: unknown HW layer name(s) {unknown}; the model's "
                           f"HW layers are {hw}")
     for name, attrs in cfg.items():

@@ -282,9 +282,16 @@ class MoveFlattenToOutput(Transformation):
             last.output[0] = new_out
             g.node.append(helper.make_node("Flatten", [new_out], [oname], axis=1,
                                            name="Flatten_output"))
-            keep = {i.name for i in g.input} | {o.name for o in g.output}
+            # shapes downstream of the dropped flatten change: forget them, re-infer
+            down, todo = set(), [n.input[0]]
+            while todo:
+                for c in model.find_consumers(todo.pop()) or []:
+                    for o in c.output:
+                        if o not in down:
+                            down.add(o)
+                            todo.append(o)
             for vi in list(g.value_info):
-                if vi.name not in keep and model.get_initializer(vi.name) is None:
+                if vi.name in down:
                     g.value_info.remove(vi)
             return model.transform(InferShapes()).transform(InferDataTypes()), True
         return model, False

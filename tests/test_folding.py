@@ -1,0 +1,170 @@
+"""Folding of the tiny Bi-Real HW graph: legal values, checks, auto folding, folding files."""
+import json
+
+import pytest
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from hw.boards import BOARDS, Board, get_board
+from hw.estimates import hw_nodes
+from hw.folding import (auto_folding, check_folding, folding_config, legal_values, load_folding,
+                        save_folding, target_from_fps)
+from model.errors import BiRealError
+
+@pytest.fixture(scope="module")
+def hw_model(tiny_hw):
+    """The tiny net's dataflow partition, built and verified by hw.flow (conftest.tiny_hw)."""
+    return tiny_hw[2]
+
+
+def _node(model, pred):
+    return next((n, i) for n, i in hw_nodes(model) if pred(n, i))
+
+
+def _xnor(model):
+    return _node(model, lambda n, i: n.op_type == "MVAU" and i.get_nodeattr("binaryXnorMode"))
+
+
+def _folding(model):
+    return {n.name: {a: i.get_nodeattr(a) for a in ("PE", "SIMD", "parallel_window")
+                     if a in i.get_nodeattr_types()} for n, i in hw_nodes(model)}
+
+
+@pytest.fixture(scope="module")
+def folded(hw_model):
+    """auto_folding of the tiny net on ZCU104 at 20,000 cycles/frame (reachable, fits)."""
+    return auto_folding(hw_model, "zcu104", 20_000)
+
+
+def test_boards():
+    assert get_board("PYNQ-Z2").part == "xc7z020clg400-1"
+    assert get_board("zcu104").URAM == 96 and get_board("zcu104").clock_mhz == 200
+    with pytest.raises(BiRealError, match="known boards: pynq-z2, zcu104"):
+        get_board("ultra96")
+
+
+def test_target_from_fps():
+    assert target_from_fps(5000, 100) == 20_000
+    assert target_from_fps(3, 100) == 33_333_333        # floor: at least the asked frame rate
+    with pytest.raises(BiRealError, match="fps"):
+        target_from_fps(0, 100)
+
+
+def test_legal_values_follow_finn_ops(hw_model):
+    _, mvau = _xnor(hw_model)
+    mh, mw = mvau.get_nodeattr("MH"), mvau.get_nodeattr("MW")
+    lv = legal_values(mvau)
+    assert lv["PE"] == [d for d in range(1, mh + 1) if mh % d == 0]
+    assert lv["SIMD"] == [d for d in range(1, mw + 1) if mw % d == 0]
+    _, thr = _node(hw_model, lambda n, i: n.op_type == "Thresholding")
+    assert set(legal_values(thr)) == {"PE"} and thr.get_nodeattr("NumChannels") in \
+        legal_values(thr)["PE"]
+    _, add = _node(hw_model, lambda n, i: n.op_type == "ElementwiseAdd")
+    assert legal_values(add)["PE"][-1] == add.get_nodeattr("out_shape")[-1]
+    _, swg = _node(hw_model, lambda n, i: n.op_type == "ConvolutionInputGenerator"
+                   and i.get_nodeattr("IFMChannels") > 1)
+    ch = swg.get_nodeattr("IFMChannels")
+    assert len(legal_values(swg)["SIMD"]) > 1
+    swg.set_nodeattr("parallel_window", 1)
+    try:
+        assert legal_values(swg) == {"SIMD": [ch]}       # FINN's RTL SWG asserts SIMD == C
+    finally:
+        swg.set_nodeattr("parallel_window", 0)
+
+
+def test_check_folding_names_layer_and_legal_values(hw_model):
+    check_folding(hw_model)                               # PE = SIMD = 1 style defaults are legal
+    m = ModelWrapper(hw_model.model.__deepcopy__({}))
+    node, mvau = _xnor(m)
+    mvau.set_nodeattr("PE", 5)                            # MH = 48 or 96: 5 divides neither
+    with pytest.raises(BiRealError) as e:
+        check_folding(m)
+    msg = str(e.value)
+    assert node.name in msg and "PE=5" in msg and f"MH={mvau.get_nodeattr('MH')}" in msg
+    assert "[1, 2, 3, 4, 6, 8, 12, 16, 24, 48" in msg
+
+
+def test_check_folding_rejects_partial_parallel_window(hw_model):
+    m = ModelWrapper(hw_model.model.__deepcopy__({}))
+    node, swg = _node(m, lambda n, i: n.op_type == "ConvolutionInputGenerator"
+                      and i.get_nodeattr("IFMChannels") > 1)
+    swg.set_nodeattr("SIMD", 1)
+    swg.set_nodeattr("parallel_window", 1)
+    with pytest.raises(BiRealError, match=f"{node.name}.*parallel_window=1"):
+        check_folding(m)
+
+
+def test_auto_folding_meets_reachable_target(hw_model, folded):
+    out, rep = folded
+    assert rep["warning"] is None and rep["fits"] and rep["target_cycles"] == 20_000
+    assert 0 < rep["achieved_cycles"] <= 20_000
+    check_folding(out)
+    cycles = [r["cycles"] for r in rep["estimate"]["layers"]]
+    assert max(cycles) == rep["achieved_cycles"]
+    # least parallelism: the binary MVAUs are not fully unrolled, and the input is untouched
+    _, mvau = _xnor(out)
+    assert mvau.get_nodeattr("PE") * mvau.get_nodeattr("SIMD") < \
+        mvau.get_nodeattr("MH") * mvau.get_nodeattr("MW")
+    assert all(v.get("PE", 1) == 1 for v in _folding(hw_model).values()
+               if "SIMD" not in v)
+
+
+def test_auto_folding_fills_setfolding_gaps(hw_model):
+    """SetFolding caps binary MVAU SIMD at mvau_wwidth_max bits; our pass goes beyond it."""
+    out, rep = auto_folding(hw_model, "zcu104", 1_500, mvau_wwidth_max=4)
+    assert rep["achieved_cycles"] <= rep["target_cycles"]
+    assert max(i.get_nodeattr("SIMD") for n, i in hw_nodes(out)
+               if n.op_type == "MVAU" and i.get_nodeattr("binaryXnorMode")) > 4
+
+
+def test_auto_folding_relaxes_target_that_does_not_fit(hw_model):
+    with pytest.warns(UserWarning, match="does not fit pynq-z2"):
+        out, rep = auto_folding(hw_model, "pynq-z2", 2_000)
+    assert rep["target_cycles"] > 2_000 and rep["achieved_cycles"] > 2_000
+    assert rep["fits"] and rep["estimate"]["fits"]
+    assert "relaxed to" in rep["warning"]
+    check_folding(out)
+
+
+def test_auto_folding_reports_what_never_fits(hw_model):
+    tiny = Board("toy", BOARDS["pynq-z2"].part, LUT=500, FF=1000, BRAM18=2, URAM=0, DSP=1,
+                 clock_mhz=100)
+    with pytest.raises(BiRealError, match="does not fit toy even fully folded.*LUT"):
+        auto_folding(hw_model, tiny, 10_000)
+
+
+def test_folding_file_round_trip(hw_model, folded, tmp_path):
+    out, _ = folded
+    path = tmp_path / "folding_config.json"
+    cfg = save_folding(out, path)
+    assert json.loads(path.read_text()) == cfg and cfg["Defaults"] == {}
+    loaded = load_folding(hw_model, path)
+    assert _folding(loaded) == _folding(out) != _folding(hw_model)
+    assert folding_config(loaded) == cfg
+
+
+def test_folding_file_errors(hw_model, tmp_path):
+    bad = tmp_path / "f.json"
+    bad.write_text(json.dumps({"Defaults": {}, "NoSuchLayer_7": {"PE": 2}}))
+    with pytest.raises(BiRealError, match="unknown HW layer name.*NoSuchLayer_7"):
+        load_folding(hw_model, bad)
+    bad.write_text("PE = 4\n")
+    with pytest.raises(BiRealError, match="not JSON"):
+        load_folding(hw_model, bad)
+    node, mvau = _xnor(hw_model)
+    bad.write_text(json.dumps({node.name: {"PE": 7}}))
+    with pytest.raises(BiRealError, match=rf"{node.name}.*PE=7.*legal values: \[1, 2, 3"):
+        load_folding(hw_model, bad)
+    bad.write_text(json.dumps({node.name: {"PEE": 2}}))
+    with pytest.raises(BiRealError, match=f"{node.name}.*PEE"):
+        load_folding(hw_model, bad)
+    with pytest.raises(BiRealError, match="not found"):
+        load_folding(hw_model, tmp_path / "missing.json")
+    assert getCustomOp(node).get_nodeattr("PE") == 1      # the model passed in is untouched
+
+
+def test_folding_config_needs_unique_names(hw_model):
+    m = ModelWrapper(hw_model.model.__deepcopy__({}))
+    m.graph.node[3].name = m.graph.node[4].name
+    with pytest.raises(BiRealError, match="unique name.*GiveUniqueNodeNames"):
+        folding_config(m)
