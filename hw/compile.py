@@ -77,9 +77,11 @@ def verify_flow(onnx_path, out_dir, images: int | None = 100, cfg: FlowConfig | 
     """Run the build steps with verification after each; writes verify.json/.txt."""
     import sys
     from tqdm import tqdm
+    if not Path(onnx_path).is_file():
+        raise BiRealError(f"ONNX file not found: {onnx_path}")
+    gi, go = load_golden(Path(onnx_path), images)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    gi, go = load_golden(Path(onnx_path), images)
     cfg = cfg or FlowConfig()
     cfg.build_dir = cfg.build_dir or str(out / "build")
     err = sys.stderr                   # FINN's chatter is redirected below, progress is not

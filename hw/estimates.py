@@ -162,13 +162,44 @@ def summarize(layers: list[dict], board: Board, clock_mhz: float) -> dict:
         avail = board.available(k)
         used = totals[k]
         fit[k] = {"used": used, "available": avail, "limit": FIT_CAP * avail,
-                  "utilisation": used / avail if avail else (0.0 if used == 0 else math.inf),
+                  "utilisation": used / avail if avail else (0.0 if used == 0 else None),
                   "ok": used <= FIT_CAP * avail}
     return {"board": board.name, "part": board.part, "clock_mhz": clock_mhz, "layers": layers,
             "totals": totals, "bottleneck_cycles": bott["cycles"],
             "bottleneck_layer": bott["name"], "est_fps": clock_mhz * 1e6 / bott["cycles"],
             "fit": fit, "fit_cap": FIT_CAP, "fits": all(f["ok"] for f in fit.values()),
             "source": SOURCE}
+
+
+def over_cap(summary: dict) -> str:
+    """'LUT used/available (x %), ...' for the resources over the fit limit."""
+    return ", ".join(f"{k} {f['used']}/{f['available']}" + (
+        f" ({100 * f['utilisation']:.0f} %)" if f["utilisation"] is not None else "")
+        for k, f in summary["fit"].items() if not f["ok"])
+
+
+def _pressure(summary: dict) -> float:
+    """Largest used / (FIT_CAP * available) over the fit resources (<= 1 fits)."""
+    return max(f["used"] / f["limit"] if f["limit"] else (math.inf if f["used"] else 0.0)
+               for f in summary["fit"].values())
+
+
+def place_thresholds(spec: ModelWrapper, board: Board, outputs: list[str], depths
+                     ) -> tuple[dict, int]:
+    """Set the threshold memories `outputs` of specialized `spec` to the entry of `depths`
+    (see set_thr_memory) that minimises max_r used_r / (FIT_CAP * available_r); returns the
+    summarize() estimate at that depth and the depth."""
+    nodes, best, outs = hw_nodes(spec), None, set(outputs)
+    rows = {n.output[0]: layer_estimate(n, i, i, board.part) for n, i in nodes}
+    for depth in depths if outputs else (0,):
+        set_thr_memory(spec, outputs, depth)
+        rows.update({n.output[0]: layer_estimate(n, i, i, board.part) for n, i in nodes
+                     if n.output[0] in outs})
+        summ = summarize([dict(r) for r in rows.values()], board, board.clock_mhz)
+        if best is None or _pressure(summ) < _pressure(best[0]):
+            best = (summ, depth)
+    set_thr_memory(spec, outputs, best[1])
+    return best
 
 
 def estimate(model: ModelWrapper, board: str | Board, clock_mhz: float | None = None) -> dict:
@@ -211,7 +242,7 @@ def format_estimates(est: dict) -> str:
     lines.append(f"bottleneck {est['bottleneck_layer']}: {est['bottleneck_cycles']} cycles/frame"
                  f" -> {est['est_fps']:.1f} frames/s")
     for k, f in est["fit"].items():
-        util = "n/a" if math.isinf(f["utilisation"]) else f"{100 * f['utilisation']:.1f} %"
+        util = "n/a" if f["utilisation"] is None else f"{100 * f['utilisation']:.1f} %"
         lines.append(f"  {k:<7}{f['used']:>9} / {f['available']:<8} {util:>8}  "
                      f"{'ok' if f['ok'] else 'OVER ' + str(est['fit_cap']) + ' cap'}")
     lines.append(f"fits {est['board']}: {'yes' if est['fits'] else 'NO'}")

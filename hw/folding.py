@@ -12,7 +12,6 @@ FINN's `ApplyConfig`.
 """
 from __future__ import annotations
 
-import contextlib
 import copy
 import itertools
 import json
@@ -31,6 +30,7 @@ from finn.custom_op.fpgadataflow.elementwise_binary import ElementwiseBinaryOper
 from finn.custom_op.fpgadataflow.fmpadding import FMPadding
 from finn.custom_op.fpgadataflow.globalaccpool import GlobalAccPool
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
+from finn.custom_op.fpgadataflow.pool import Pool
 from finn.custom_op.fpgadataflow.thresholding import Thresholding
 from finn.transformation.fpgadataflow.set_folding import SetFolding
 from finn.transformation.general import ApplyConfig
@@ -39,8 +39,8 @@ from finn.util.config import extract_model_config
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from finn.util.logging import log as finn_log
 from hw.boards import FIT_CAP, Board, get_board
-from hw.estimates import (THR_META, estimate, hw_nodes, layer_estimate, layer_name,
-                          set_thr_memory, spec_ops, specialized, summarize, undecided_thresholds)
+from hw.estimates import (THR_META, estimate, hw_nodes, layer_name, over_cap, place_thresholds,
+                          set_thr_memory, spec_ops, specialized, undecided_thresholds)
 from model.errors import BiRealError
 
 # the attributes FINN's build flow writes to (auto_)folding_config.json
@@ -83,6 +83,9 @@ def _rules(inst) -> dict[str, tuple[list[int], str]]:
     if isinstance(inst, FMPadding):
         ch = inst.get_nodeattr("NumChannels")
         return {"SIMD": (divisors(ch), f"SIMD must divide NumChannels={ch}")}
+    if isinstance(inst, Pool):
+        ch = inst.get_nodeattr("Channels")
+        return {"PE": (divisors(ch), f"PE must divide Channels={ch}")}
     if isinstance(inst, (Thresholding, DuplicateStreams, GlobalAccPool)):
         ch = inst.get_nodeattr("NumChannels")
         return {"PE": (divisors(ch), f"PE must divide NumChannels={ch}")}
@@ -102,7 +105,8 @@ def legal_values(node_inst) -> dict[str, list[int]]:
     """Legal values of each folding attribute (PE, SIMD) of a HW op, as FINN's ops assert them:
     MVAU PE | MH, SIMD | MW (HLS: SIMD >= MW/1024); Thresholding, DuplicateStreams,
     GlobalAccPool PE | NumChannels; FMPadding SIMD | NumChannels; ConvolutionInputGenerator
-    SIMD | IFMChannels (SIMD = IFMChannels when parallel_window=1); Elementwise* PE | last dim."""
+    SIMD | IFMChannels (SIMD = IFMChannels when parallel_window=1; depthwise: SIMD = PE of the
+    consumer, checked by check_folding); Pool PE | Channels; Elementwise* PE | last dim."""
     return {a: vals for a, (vals, _) in _rules(node_inst).items()}
 
 
@@ -117,6 +121,18 @@ def _joint_problem(inst) -> str | None:
     return None
 
 
+def _tied_problem(model: ModelWrapper, inst) -> str | None:
+    """A depthwise SWG streams channel folds of its consumer (Pool, VVAU): SIMD must equal the
+    consumer's PE (FINN's SetFolding sets both)."""
+    if isinstance(inst, ConvolutionInputGenerator) and inst.get_nodeattr("depthwise"):
+        cons = model.find_consumer(inst.onnx_node.output[0])
+        if cons is not None and is_fpgadataflow_node(cons):
+            pe = getCustomOp(cons).get_nodeattr("PE")
+            if inst.get_nodeattr("SIMD") != pe:
+                return f"a depthwise SWG needs SIMD = PE={pe} of its consumer {layer_name(cons)}"
+    return None
+
+
 def check_folding(model: ModelWrapper) -> None:
     """Raise BiRealError naming the first HW layer whose PE/SIMD is illegal, with legal values."""
     for node, inst in hw_nodes(model):
@@ -125,11 +141,11 @@ def check_folding(model: ModelWrapper) -> None:
             if v not in legal:
                 raise BiRealError(f"layer {layer_name(node)} ({node.op_type}): {attr}={v} is "
                                   f"illegal, {why}; legal values: {legal}")
-        problem = _joint_problem(inst)
+        problem = _joint_problem(inst) or _tied_problem(model, inst)
         if problem:
-            raise BiRealError(f"layer {layer_name(node)} ({node.op_type}): PE="
-                              f"{inst.get_nodeattr('PE')}, SIMD={inst.get_nodeattr('SIMD')}: "
-                              f"{problem}")
+            now = ", ".join(f"{a}={inst.get_nodeattr(a)}" for a in ("PE", "SIMD")
+                            if a in inst.get_nodeattr_types())
+            raise BiRealError(f"layer {layer_name(node)} ({node.op_type}): {now}: {problem}")
 
 
 def target_from_fps(fps: float, clock_mhz: float) -> int:
@@ -164,9 +180,10 @@ def _lanes(inst, cfg: dict) -> int:
 
 def _speed_up(inst, target: int) -> None:
     """Cheapest legal folding (fewest lanes, then least PE) with cycles <= target, else the
-    fastest one; applied only if faster than the current folding. Depthwise SWGs are left
-    alone: their SIMD is tied to the consumer's PE (SetFolding sets both)."""
-    if isinstance(inst, ConvolutionInputGenerator) and inst.get_nodeattr("depthwise"):
+    fastest one; applied only if faster than the current folding. Pool and depthwise SWGs are
+    left alone: the SWG's SIMD is tied to the Pool's PE (SetFolding sets both)."""
+    if isinstance(inst, Pool) or (isinstance(inst, ConvolutionInputGenerator)
+                                  and inst.get_nodeattr("depthwise")):
         return
     cur = {a: inst.get_nodeattr(a) for a in _COPY_BACK if a in inst.get_nodeattr_types()}
     now, best, best_key = inst.get_exp_cycles(), None, None
@@ -184,48 +201,18 @@ def _speed_up(inst, target: int) -> None:
         inst.set_nodeattr(a, int(v))
 
 
-@contextlib.contextmanager
-def _quiet_finn():
-    level = finn_log.level
-    finn_log.setLevel(logging.ERROR)        # SetFolding warns per missed node on every pass
-    try:
-        yield
-    finally:
-        finn_log.setLevel(level)
-
-
-def _pressure(summary: dict) -> float:
-    """Largest used / (FIT_CAP * available) over the fit resources (<= 1 fits)."""
-    return max(f["used"] / f["limit"] if f["limit"] else (math.inf if f["used"] else 0.0)
-               for f in summary["fit"].values())
-
-
 def _fold(spec: ModelWrapper, target: int, wmax: int, board: Board, thr: list[str]
           ) -> tuple[ModelWrapper, dict, int]:
     """FINN's SetFolding at `target`, then speed up every layer still slower than the target
     (SetFolding caps MVAU SIMD by weight width and skips ops it has no rule for); then place the
-    undecided threshold memories `thr` with the THR_DEPTHS entry of least resource pressure.
-    Returns the folded specialized model, its `summarize` estimate and the threshold depth."""
+    undecided threshold memories `thr` (hw.estimates.place_thresholds). Returns the folded
+    specialized model, its `summarize` estimate and the threshold depth."""
     spec = spec.transform(SetFolding(target, mvau_wwidth_max=wmax, two_pass_relaxation=False))
     for _, inst in hw_nodes(spec):
         if inst.get_exp_cycles() > target:
             _speed_up(inst, target)
-    nodes, best, thr_set = hw_nodes(spec), None, set(thr)
-    rows = {n.output[0]: layer_estimate(n, i, i, board.part) for n, i in nodes}
-    for depth in THR_DEPTHS if thr else (0,):
-        set_thr_memory(spec, thr, depth)
-        rows.update({n.output[0]: layer_estimate(n, i, i, board.part) for n, i in nodes
-                     if n.output[0] in thr_set})
-        summ = summarize([dict(r) for r in rows.values()], board, board.clock_mhz)
-        if best is None or _pressure(summ) < _pressure(best[0]):
-            best = (summ, depth)
-    set_thr_memory(spec, thr, best[1])
-    return spec, best[0], best[1]
-
-
-def _over(summary: dict) -> str:
-    return ", ".join(f"{k} {f['used']}/{f['available']} ({100 * f['utilisation']:.0f} %)"
-                     for k, f in summary["fit"].items() if not f["ok"])
+    summ, depth = place_thresholds(spec, board, thr, THR_DEPTHS)
+    return spec, summ, depth
 
 
 def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
@@ -248,23 +235,24 @@ def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
     requested = target = int(target_cycles)
     spec0, _ = specialized(model, b.part, thr_depth=0)
     thr = undecided_thresholds(spec0)
-    notes = []
-    with _quiet_finn():
+
+    def fold(t):                        # fold at t, then balance to what is reachable
+        got = _fold(spec0, t, mvau_wwidth_max, b, thr)
+        return got if got[1]["bottleneck_cycles"] <= t else \
+            _fold(spec0, got[1]["bottleneck_cycles"], mvau_wwidth_max, b, thr)
+
+    notes, failed, level = [], None, finn_log.level
+    finn_log.setLevel(logging.ERROR)            # SetFolding warns per missed node, every pass
+    try:
         _, ones, _ = _fold(spec0, 2 ** 62, mvau_wwidth_max, b, thr)     # PE = SIMD = 1
         if not ones["fits"]:
             raise BiRealError(f"the design does not fit {b.name} even fully folded (PE = SIMD = "
-                              f"1): {_over(ones)}; limit {FIT_CAP} x available")
-        def fold(t):                    # fold at t, then balance to what is reachable
-            got = _fold(spec0, t, mvau_wwidth_max, b, thr)
-            return got if got[1]["bottleneck_cycles"] <= t else \
-                _fold(spec0, got[1]["bottleneck_cycles"], mvau_wwidth_max, b, thr)
-
-        failed = None
+                              f"1): {over_cap(ones)}; limit {FIT_CAP} x available")
         while True:    # terminates: at target >= the fully folded bottleneck all PE = SIMD = 1
             spec, summ, depth = fold(target)
             if summ["fits"]:
                 break
-            notes.append(f"{target} cycles/frame: {_over(summ)}")
+            notes.append(f"{target} cycles/frame: {over_cap(summ)}")
             if target > ones["bottleneck_cycles"]:      # cannot happen: PE = SIMD = 1 fits
                 raise BiRealError(f"auto_folding: no folding fits {b.name} at {target} cycles")
             failed, target = target, 2 * max(target, summ["bottleneck_cycles"])
@@ -275,6 +263,8 @@ def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
                 target, (spec, summ, depth) = mid, got
             else:
                 failed = mid
+    finally:
+        finn_log.setLevel(level)
     sops, out = spec_ops(spec), copy.deepcopy(model)
     for node, inst in hw_nodes(out):
         sinst = sops[node.output[0]]
@@ -317,14 +307,6 @@ def folding_config(model: ModelWrapper) -> dict:
     "ram_style": .., ...}} of every custom op, via FINN's extract_model_config."""
     _require_names(model)
     return extract_model_config(model, None, FOLDING_ATTRS)
-
-
-def save_folding(model: ModelWrapper, path) -> dict:
-    """Write folding_config(model) to `path` (JSON, atomically); returns the config."""
-    from model.export import save_json
-    cfg = folding_config(model)
-    save_json(Path(path), cfg)
-    return cfg
 
 
 def load_folding(model: ModelWrapper, path) -> ModelWrapper:

@@ -8,8 +8,9 @@ from qonnx.custom_op.registry import getCustomOp
 from hw.boards import BOARDS, Board, get_board
 from hw.estimates import hw_nodes
 from hw.folding import (auto_folding, check_folding, folding_config, legal_values, load_folding,
-                        save_folding, target_from_fps)
+                        target_from_fps)
 from model.errors import BiRealError
+from model.export import save_json
 
 @pytest.fixture(scope="module")
 def hw_model(tiny_hw):
@@ -45,7 +46,7 @@ def test_boards():
 
 def test_target_from_fps():
     assert target_from_fps(5000, 100) == 20_000
-    assert target_from_fps(3, 100) == 33_333_333        # floor: at least the asked frame rate
+    assert target_from_fps(3, 200) == 66_666_666        # floor: at least the asked frame rate
     with pytest.raises(BiRealError, match="fps"):
         target_from_fps(0, 100)
 
@@ -136,7 +137,8 @@ def test_auto_folding_reports_what_never_fits(hw_model):
 def test_folding_file_round_trip(hw_model, folded, tmp_path):
     out, _ = folded
     path = tmp_path / "folding_config.json"
-    cfg = save_folding(out, path)
+    cfg = folding_config(out)
+    save_json(path, cfg)
     assert json.loads(path.read_text()) == cfg and cfg["Defaults"] == {}
     loaded = load_folding(hw_model, path)
     assert _folding(loaded) == _folding(out) != _folding(hw_model)
