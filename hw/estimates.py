@@ -14,8 +14,8 @@ slowest layer:
     est_fps = clock_hz / max_layer(cycles)
 
 Threshold memories that nobody placed yet (an abstract Thresholding, or Thresholding_rtl with
-both depth triggers 0) follow the model's recorded `thr_bram_depth` (chosen by
-hw.folding.auto_folding; 0 = FINN's default, which FINN estimates as all LUTRAM).
+both depth triggers 0) follow the model's recorded `thr_memory` policy (chosen by
+hw.folding.auto_folding; (0, 0) = FINN's default, which FINN estimates as all LUTRAM).
 
 Not included: stream FIFOs, data-width converters, the DMA/shell, flip-flops. Some FINN models
 count only part of a layer (Thresholding_rtl: threshold memory only; MVAU_rtl: DSPs only); a
@@ -36,8 +36,8 @@ from hw.boards import FIT_CAP, Board, get_board
 from model.errors import BiRealError
 
 FIT_RESOURCES = ("LUT", "BRAM18", "URAM", "DSP")
-THR_META = "bireal_thr_bram_depth"      # model metadata: threshold memory policy (set_thr_memory)
-NEVER_URAM = 1 << 30
+THR_META = "bireal_thr_memory"    # model metadata "bram_depth,uram_depth" (set_thr_memory)
+NEVER = 1 << 30
 _FINN_KEYS = {"LUT": "LUT", "BRAM18": "BRAM_18K", "URAM": "URAM", "DSP": "DSP"}
 _METHODS = {"LUT": "lut_estimation", "BRAM18": "bram_estimation", "URAM": "uram_estimation",
             "DSP": "dsp_estimation", "cycles": "get_exp_cycles"}
@@ -48,7 +48,7 @@ SOURCE = {
     "not_included": "stream FIFOs, data-width converters, DMA/shell, FF; Thresholding_rtl "
                     "LUTs = threshold LUTRAM only; MVAU_rtl LUTs = 0 (DSP-based)",
     "fit": f"a resource fits when used <= {FIT_CAP} x available",
-    "thresholds": "undecided Thresholding_rtl memories placed by thr_bram_depth (set_thr_memory)",
+    "thresholds": "undecided Thresholding_rtl memories placed by thr_memory (set_thr_memory)",
 }
 
 
@@ -81,9 +81,18 @@ def hw_nodes(model: ModelWrapper) -> list[tuple[NodeProto, HWCustomOp]]:
     return out
 
 
-def thr_bram_depth(model: ModelWrapper) -> int:
-    """Threshold memory policy recorded by auto_folding (0: FINN's default, see set_thr_memory)."""
-    return int(model.get_metadata_prop(THR_META) or 0)
+def thr_memory(model: ModelWrapper) -> tuple[int, int]:
+    """Threshold memory policy (bram_depth, uram_depth) recorded by auto_folding; (0, 0) is
+    FINN's default (see set_thr_memory)."""
+    b, u = (model.get_metadata_prop(THR_META) or "0,0").split(",")
+    return int(b), int(u)
+
+
+def thr_policies(board: Board) -> list[tuple[int, int]]:
+    """Candidate (bram_depth, uram_depth) policies: (0, 0) first; URAM only where there is some."""
+    brams, urams = (0, 8192, 4096, 2048, 1024, 512), (0, 32768, 16384, 8192, 4096)
+    return [(b, u) for b in brams for u in (urams if board.URAM else (0,))
+            if not (b and u and u <= b)]
 
 
 def undecided_thresholds(spec: ModelWrapper) -> list[str]:
@@ -94,31 +103,31 @@ def undecided_thresholds(spec: ModelWrapper) -> list[str]:
             and not getCustomOp(n).get_nodeattr("depth_trigger_uram")]
 
 
-def set_thr_memory(spec: ModelWrapper, outputs: list[str], depth: int) -> None:
-    """Place the threshold memories of the Thresholding_rtl layers producing `outputs`: each
-    per-stage memory of >= `depth` entries in BRAM18, smaller ones in LUTRAM (depth_trigger_bram
-    = depth, depth_trigger_uram = 2^30, i.e. never URAM). depth = 0 restores FINN's default
-    (placement left to Vivado; FINN's estimate then counts it all as LUTRAM)."""
+def set_thr_memory(spec: ModelWrapper, outputs: list[str], policy: tuple[int, int]) -> None:
+    """Place the threshold memories of the Thresholding_rtl layers producing `outputs`, policy
+    (bram_depth, uram_depth): each per-stage memory of >= uram_depth entries in URAM, else of
+    >= bram_depth entries in BRAM18, else LUTRAM (0 = never; RTL depth_trigger_uram/_bram).
+    (0, 0) restores FINN's default: placement left to Vivado, estimated by FINN as LUTRAM."""
+    b, u = policy
     outs = set(outputs)
     for n in spec.graph.node:
         if n.output[0] in outs:
             inst = getCustomOp(n)
-            inst.set_nodeattr("depth_trigger_bram", int(depth))
-            # FINN's estimate sends every memory to URAM when only the BRAM trigger is set
-            inst.set_nodeattr("depth_trigger_uram", NEVER_URAM if depth else 0)
+            # a 0 trigger next to a set one means "always" in FINN's estimate: use NEVER instead
+            inst.set_nodeattr("depth_trigger_bram", int(b or (NEVER if u else 0)))
+            inst.set_nodeattr("depth_trigger_uram", int(u or (NEVER if b else 0)))
 
 
-def specialized(model: ModelWrapper, part: str, thr_depth: int | None = None
+def specialized(model: ModelWrapper, part: str, thr: tuple[int, int] | None = None
                 ) -> tuple[ModelWrapper, dict[str, HWCustomOp]]:
     """A copy of `model` after SpecializeLayers(part), and its ops keyed by output tensor.
 
     SpecializeLayers renames every node, so layers are matched by their (unique) first output
     tensor. Already specialized nodes and ops of other domains are kept as they are. Undecided
-    threshold memories get `thr_depth` (default: the model's recorded thr_bram_depth).
+    threshold memories get policy `thr` (default: the model's recorded thr_memory).
     """
     spec = model.transform(SpecializeLayers(part))
-    depth = thr_bram_depth(model) if thr_depth is None else thr_depth
-    set_thr_memory(spec, undecided_thresholds(spec), depth)
+    set_thr_memory(spec, undecided_thresholds(spec), thr_memory(model) if thr is None else thr)
     return spec, spec_ops(spec)
 
 
@@ -184,20 +193,25 @@ def _pressure(summary: dict) -> float:
                for f in summary["fit"].values())
 
 
-def place_thresholds(spec: ModelWrapper, board: Board, outputs: list[str], depths
-                     ) -> tuple[dict, int]:
-    """Set the threshold memories `outputs` of specialized `spec` to the entry of `depths`
-    (see set_thr_memory) that minimises max_r used_r / (FIT_CAP * available_r); returns the
-    summarize() estimate at that depth and the depth."""
+def place_thresholds(spec: ModelWrapper, board: Board, outputs: list[str],
+                     cache: dict | None = None) -> tuple[dict, tuple[int, int]]:
+    """Set the threshold memories `outputs` of specialized `spec` to the thr_policies(board)
+    entry that minimises max_r used_r / (FIT_CAP * available_r); returns the summarize()
+    estimate with that policy and the policy. `cache` keeps threshold rows across calls."""
     nodes, best, outs = hw_nodes(spec), None, set(outputs)
+    cache = {} if cache is None else cache
     rows = {n.output[0]: layer_estimate(n, i, i, board.part) for n, i in nodes}
-    for depth in depths if outputs else (0,):
-        set_thr_memory(spec, outputs, depth)
-        rows.update({n.output[0]: layer_estimate(n, i, i, board.part) for n, i in nodes
-                     if n.output[0] in outs})
+    for policy in thr_policies(board) if outputs else [(0, 0)]:
+        set_thr_memory(spec, outputs, policy)
+        for n, i in nodes:
+            if n.output[0] in outs:
+                key = (n.output[0], i.get_nodeattr("PE"), policy)
+                if key not in cache:
+                    cache[key] = layer_estimate(n, i, i, board.part)
+                rows[n.output[0]] = cache[key]
         summ = summarize([dict(r) for r in rows.values()], board, board.clock_mhz)
         if best is None or _pressure(summ) < _pressure(best[0]):
-            best = (summ, depth)
+            best = (summ, policy)
     set_thr_memory(spec, outputs, best[1])
     return best
 
@@ -208,7 +222,7 @@ def estimate(model: ModelWrapper, board: str | Board, clock_mhz: float | None = 
     Returns {"layers": [{name, op_type, impl, PE, SIMD, cycles, LUT, BRAM18, URAM, DSP,
     unmodelled}], "totals", "bottleneck_cycles", "bottleneck_layer", "est_fps" (= clock_hz /
     bottleneck_cycles), "clock_mhz", "board", "part", "fit": {resource: {used, available, limit,
-    utilisation, ok}}, "fits", "thr_bram_depth", "skipped" (float HW layers), "source"}.
+    utilisation, ok}}, "fits", "thr_memory", "skipped" (float HW layers), "source"}.
     """
     b = get_board(board)
     clk = float(b.clock_mhz if clock_mhz is None else clock_mhz)
@@ -217,7 +231,7 @@ def estimate(model: ModelWrapper, board: str | Board, clock_mhz: float | None = 
     _, sops = specialized(model, b.part)
     layers = [layer_estimate(n, i, sops[n.output[0]], b.part) for n, i in hw_nodes(model)]
     est = summarize(layers, b, clk)
-    est["thr_bram_depth"] = thr_bram_depth(model)
+    est["thr_memory"] = list(thr_memory(model))
     est["skipped"] = [layer_name(n) for n in model.graph.node
                       if is_fpgadataflow_node(n) and is_float_node(getCustomOp(n))]
     return est

@@ -49,8 +49,6 @@ FOLDING_ATTRS = ["PE", "SIMD", "EmbFold", "SeqFold", "parallel_window", "ram_sty
                  "mac_resource", "mem_mode", "runtime_writeable_weights", "depth_trigger_uram",
                  "depth_trigger_bram"]
 _COPY_BACK = ("PE", "SIMD", "parallel_window")
-# threshold memory placements auto_folding tries (hw.estimates.set_thr_memory; 0 = FINN default)
-THR_DEPTHS = (0, 8192, 4096, 2048, 1024, 512)
 
 
 def divisors(n: int) -> list[int]:
@@ -201,18 +199,18 @@ def _speed_up(inst, target: int) -> None:
         inst.set_nodeattr(a, int(v))
 
 
-def _fold(spec: ModelWrapper, target: int, wmax: int, board: Board, thr: list[str]
-          ) -> tuple[ModelWrapper, dict, int]:
+def _fold(spec: ModelWrapper, target: int, wmax: int, board: Board, thr: list[str],
+          cache: dict) -> tuple[ModelWrapper, dict, tuple[int, int]]:
     """FINN's SetFolding at `target`, then speed up every layer still slower than the target
     (SetFolding caps MVAU SIMD by weight width and skips ops it has no rule for); then place the
     undecided threshold memories `thr` (hw.estimates.place_thresholds). Returns the folded
-    specialized model, its `summarize` estimate and the threshold depth."""
+    specialized model, its `summarize` estimate and the threshold memory policy."""
     spec = spec.transform(SetFolding(target, mvau_wwidth_max=wmax, two_pass_relaxation=False))
     for _, inst in hw_nodes(spec):
         if inst.get_exp_cycles() > target:
             _speed_up(inst, target)
-    summ, depth = place_thresholds(spec, board, thr, THR_DEPTHS)
-    return spec, summ, depth
+    summ, policy = place_thresholds(spec, board, thr, cache)
+    return spec, summ, policy
 
 
 def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
@@ -221,35 +219,35 @@ def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
     """Fold every HW layer to <= `target_cycles` cycles/frame with the least parallelism, then
     balance to the achieved bottleneck (FINN's two-pass relaxation). If the result exceeds the
     board's fit limit (hw.boards.FIT_CAP), the target is relaxed to twice the larger of target
-    and achieved bottleneck until it fits. Undecided threshold memories are placed with the
-    THR_DEPTHS entry of least resource pressure (recorded as model metadata, see hw.estimates).
+    and achieved bottleneck until it fits. Undecided threshold memories get the
+    hw.estimates.thr_policies entry of least resource pressure (recorded as model metadata).
 
     Uses FINN's SetFolding on a SpecializeLayers(part) copy (SetFolding folds only specialized
     ops) and copies PE/SIMD/parallel_window back. Returns (folded copy of model, report) with
     report {board, requested_cycles, target_cycles, achieved_cycles, bottleneck_layer, est_fps,
-    fits, warning (str or None), estimate (hw.estimates.estimate of the result)}.
+    fits, thr_memory, warning (str or None), estimate (hw.estimates.estimate of the result)}.
     """
     b = get_board(board)
     if int(target_cycles) < 1:
         raise BiRealError(f"target_cycles must be >= 1, got {target_cycles!r}")
     requested = target = int(target_cycles)
-    spec0, _ = specialized(model, b.part, thr_depth=0)
+    spec0, _ = specialized(model, b.part, thr=(0, 0))
     thr = undecided_thresholds(spec0)
 
     def fold(t):                        # fold at t, then balance to what is reachable
-        got = _fold(spec0, t, mvau_wwidth_max, b, thr)
+        got = _fold(spec0, t, mvau_wwidth_max, b, thr, cache)
         return got if got[1]["bottleneck_cycles"] <= t else \
-            _fold(spec0, got[1]["bottleneck_cycles"], mvau_wwidth_max, b, thr)
+            _fold(spec0, got[1]["bottleneck_cycles"], mvau_wwidth_max, b, thr, cache)
 
-    notes, failed, level = [], None, finn_log.level
+    notes, failed, level, cache = [], None, finn_log.level, {}
     finn_log.setLevel(logging.ERROR)            # SetFolding warns per missed node, every pass
     try:
-        _, ones, _ = _fold(spec0, 2 ** 62, mvau_wwidth_max, b, thr)     # PE = SIMD = 1
+        _, ones, _ = _fold(spec0, 2 ** 62, mvau_wwidth_max, b, thr, cache)   # PE = SIMD = 1
         if not ones["fits"]:
             raise BiRealError(f"the design does not fit {b.name} even fully folded (PE = SIMD = "
                               f"1): {over_cap(ones)}; limit {FIT_CAP} x available")
         while True:    # terminates: at target >= the fully folded bottleneck all PE = SIMD = 1
-            spec, summ, depth = fold(target)
+            spec, summ, thrp = fold(target)
             if summ["fits"]:
                 break
             notes.append(f"{target} cycles/frame: {over_cap(summ)}")
@@ -260,7 +258,7 @@ def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
             mid = (failed + target) // 2
             got = fold(mid)
             if got[1]["fits"]:
-                target, (spec, summ, depth) = mid, got
+                target, (spec, summ, thrp) = mid, got
             else:
                 failed = mid
     finally:
@@ -272,8 +270,8 @@ def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
             if a in inst.get_nodeattr_types() and a in sinst.get_nodeattr_types():
                 inst.set_nodeattr(a, sinst.get_nodeattr(a))
     set_thr_memory(out, [t for t in thr if t in {n.output[0] for n in out.graph.node
-                                                  if n.op_type == "Thresholding_rtl"}], depth)
-    out.set_metadata_prop(THR_META, str(depth))
+                                                  if n.op_type == "Thresholding_rtl"}], thrp)
+    out.set_metadata_prop(THR_META, f"{thrp[0]},{thrp[1]}")
     est = estimate(out, b, clock_mhz)
     msgs = []
     if target != requested:
@@ -289,7 +287,7 @@ def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
     return out, {"board": b.name, "requested_cycles": requested, "target_cycles": target,
                  "achieved_cycles": est["bottleneck_cycles"],
                  "bottleneck_layer": est["bottleneck_layer"], "est_fps": est["est_fps"],
-                 "fits": est["fits"], "thr_bram_depth": depth, "warning": warning,
+                 "fits": est["fits"], "thr_memory": list(thrp), "warning": warning,
                  "estimate": est}
 
 

@@ -59,15 +59,29 @@ def test_tiny_fits_pynq_z2(hw_model):  # noqa: F811
     assert est["bottleneck_cycles"] <= 50_000 and est["est_fps"] >= 2_000
 
 
-def test_threshold_memory_policy_moves_luts_to_bram(hw_model):  # noqa: F811
+def test_threshold_memory_policy(hw_model):  # noqa: F811
     base = estimate(hw_model, "zcu104")
+    assert base["thr_memory"] == [0, 0]
     m = ModelWrapper(hw_model.model.__deepcopy__({}))
-    m.set_metadata_prop(THR_META, "1024")
+    m.set_metadata_prop(THR_META, "1024,0")                # deep memories to BRAM, never URAM
     moved = estimate(m, "zcu104")
     assert moved["totals"]["LUT"] < base["totals"]["LUT"]
     assert moved["totals"]["BRAM18"] > base["totals"]["BRAM18"]
-    assert moved["totals"]["URAM"] == 0                    # never URAM (FINN estimate quirk)
+    assert moved["totals"]["URAM"] == 0                    # FINN's estimate would say all URAM
     assert [r["cycles"] for r in moved["layers"]] == [r["cycles"] for r in base["layers"]]
+    m.set_metadata_prop(THR_META, "0,4096")                # deep memories to URAM only
+    ur = estimate(m, "zcu104")
+    assert ur["totals"]["URAM"] > 0 and ur["totals"]["BRAM18"] <= base["totals"]["BRAM18"]
+
+
+def test_float_layers_are_skipped(hw_model):  # noqa: F811
+    m = ModelWrapper(hw_model.model.__deepcopy__({}))
+    node, add = next((n, i) for n, i in hw_nodes(m) if n.op_type == "ElementwiseAdd")
+    for a in ("lhs_dtype", "rhs_dtype", "out_dtype"):
+        add.set_nodeattr(a, "FLOAT32")
+    est = estimate(m, "zcu104")
+    assert est["skipped"] == [node.name]
+    assert node.name not in {r["name"] for r in est["layers"]}
 
 
 def test_format_and_plot(folded, tmp_path):  # noqa: F811

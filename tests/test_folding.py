@@ -83,6 +83,10 @@ def test_check_folding_names_layer_and_legal_values(hw_model):
     msg = str(e.value)
     assert node.name in msg and "PE=5" in msg and f"MH={mvau.get_nodeattr('MH')}" in msg
     assert "[1, 2, 3, 4, 6, 8, 12, 16, 24, 48" in msg
+    mvau.set_nodeattr("PE", mvau.get_nodeattr("MH"))      # legal alone, too wide together:
+    mvau.set_nodeattr("SIMD", mvau.get_nodeattr("MW"))    # the XNOR MVAU is HLS-only in FINN
+    with pytest.raises(BiRealError, match=f"{node.name}.*MAX_ALLOWED_AP_INT_W=8191"):
+        check_folding(m)
 
 
 def test_check_folding_rejects_partial_parallel_window(hw_model):
@@ -170,3 +174,27 @@ def test_folding_config_needs_unique_names(hw_model):
     m.graph.node[3].name = m.graph.node[4].name
     with pytest.raises(BiRealError, match="unique name.*GiveUniqueNodeNames"):
         folding_config(m)
+
+
+def test_depthwise_swg_simd_tied_to_pool_pe():
+    """FINN's rule for MaxPool: the depthwise SWG's SIMD equals the Pool's PE."""
+    from onnx import TensorProto, helper
+    from qonnx.util.basic import qonnx_make_model
+    io = [helper.make_tensor_value_info(t, TensorProto.FLOAT, s) for t, s in
+          (("x", [1, 4, 4, 4]), ("w", [1, 2, 2, 16]), ("y", [1, 2, 2, 4]))]
+    dom = "finn.custom_op.fpgadataflow"
+    swg = helper.make_node("ConvolutionInputGenerator", ["x"], ["w"], "swg", domain=dom,
+                           backend="fpgadataflow", ConvKernelDim=[2, 2], IFMChannels=4,
+                           IFMDim=[4, 4], OFMDim=[2, 2], SIMD=2, Stride=[2, 2],
+                           Dilation=[1, 1], inputDataType="UINT4", outputDataType="UINT4",
+                           depthwise=1)
+    pool = helper.make_node("Pool", ["w"], ["y"], "pool", domain=dom, backend="fpgadataflow",
+                            Channels=4, PE=1, KernelSize=[2, 2], Function="MaxPool",
+                            OutImgDims=[2, 2], InputDataType="UINT4", OutputDataType="UINT4")
+    m = ModelWrapper(qonnx_make_model(helper.make_graph([swg, pool], "g", io[:1], io[2:],
+                                                         value_info=io[1:2])))
+    assert legal_values(getCustomOp(m.graph.node[1])) == {"PE": [1, 2, 4]}
+    with pytest.raises(BiRealError, match="swg.*SIMD=2.*PE=1 of its consumer pool"):
+        check_folding(m)
+    getCustomOp(m.graph.node[1]).set_nodeattr("PE", 2)
+    check_folding(m)
