@@ -51,10 +51,26 @@ def add_commands(sub):
     s.set_defaults(fn=cmd_compile)
 
 
+def cmd_run(a):
+    """Default job: model stage (train -> export -> check), then the FINN compile."""
+    from .compile import compile_model, print_summary
+    model_cli.cmd_run(a)
+    out = Path(a.out) / "hw"
+    print(f"\n[hw] FINN compile for {a.board}: build steps verified on {a.images} images "
+          f"-> {out}")
+    s = compile_model(Path(a.out) / "model.onnx", out, board=a.board, images=a.images)
+    print("\n== bireal hw report ==")
+    print_summary(s, out)
+
+
 def parser():
     p = model_cli.parser()
     sub = next(a for a in p._actions if a.__class__.__name__ == "_SubParsersAction")
     add_commands(sub)
+    run = sub.choices["run"]
+    run.add_argument("--board", default="pynq-z2", choices=BOARD_NAMES)
+    run.set_defaults(fn=cmd_run)
+    run.description = "default job: train -> export -> check -> FINN compile + estimates"
     return p
 
 

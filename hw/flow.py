@@ -90,8 +90,7 @@ def step_integer_input(model, cfg):
 def step_requant_to_thresholds(model, cfg):
     """FixedPointRequant and the global-pool quantizer -> exact integer MultiThresholds."""
     model = model.transform(T.FixedPointRequantToMultiThreshold())
-    model = model.transform(T.GlobalPoolQuantToMultiThreshold())
-    return _tidy(model.transform(T.MaxPoolOnUnsigned()))
+    return _tidy(model.transform(T.GlobalPoolQuantToMultiThreshold()))
 
 
 def step_qonnx_to_finn(model, cfg):
@@ -170,6 +169,7 @@ def step_convert_to_hw(model, cfg):
         binary_matrix_vector_activation as bmv, conv_inp_gen, duplicate_streams,
         elementwise_binary_operation as elt, pool, quantized_matrix_vector_activation as qmv,
         thresholding)
+    model = _tidy(model.transform(T.MaxPoolOnUnsigned()))
     for t in [thresholding.InferThresholdingLayer(), bmv.InferBinaryMatrixVectorActivation(),
               qmv.InferQuantizedMatrixVectorActivation(), pool.InferPool(),
               conv_inp_gen.InferConvInpGen(),

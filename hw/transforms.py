@@ -395,49 +395,43 @@ class GlobalPoolQuantToMultiThreshold(Transformation):
 
 
 class MaxPoolOnUnsigned(Transformation):
-    """MultiThreshold(INT<b>, bias qmin) -> Mul(s) -> MaxPool  ==  MultiThreshold(UINT<b>) ->
-    MaxPool -> Add(qmin) -> Mul(s).
+    """MultiThreshold(INT<b>, out_bias qmin) -> MaxPool  ==  MultiThreshold(UINT<b>) -> MaxPool ->
+    Add(qmin), all integer.
 
-    max(u + qmin) = max(u) + qmin, and on UINT data FINN's MaxPool pads with 0 = the minimum,
-    which is exactly PyTorch's -inf padding (FINN's FMPadding only pads 0).
+    max(u + qmin) = max(u) + qmin, and on UINT data the pool's pad value (the type minimum) is 0,
+    which FINN's FMPadding can insert (it pads only 0); equal to PyTorch's -inf padding.
+    Run on the streamlined channels-last graph, right before HW inference.
     """
 
     def apply(self, model):
         g = model.graph
         for mp in g.node:
-            if mp.op_type != "MaxPool":
+            if mp.op_type not in ("MaxPool", "MaxPoolNHWC"):
                 continue
-            mul = model.find_producer(mp.input[0])
-            if mul is not None and mul.op_type == "MultiThreshold" and \
-                    getCustomOp(mul).get_nodeattr("out_dtype").startswith("UINT"):
+            mt = model.find_producer(mp.input[0])
+            if mt is not None and mt.op_type == "MultiThreshold" and \
+                    getCustomOp(mt).get_nodeattr("out_dtype").startswith("UINT"):
                 continue                                    # already rewritten
-            mt = model.find_producer(mul.input[0]) if mul is not None and mul.op_type == "Mul" else None
             if mt is None or mt.op_type != "MultiThreshold" or \
-                    len(model.find_consumers(mul.output[0])) != 1 or \
                     len(model.find_consumers(mt.output[0])) != 1:
                 raise BiRealError(f"{mp.name}: MaxPool is supported only right after the stem "
-                                  "requant")
+                                  "requant thresholds")
             inst = getCustomOp(mt)
             odt = inst.get_nodeattr("out_dtype")
             qmin = inst.get_nodeattr("out_bias")
-            if not odt.startswith("INT") or qmin != -(2 ** (int(odt[3:]) - 1)):
-                raise BiRealError(f"{mt.name}: expected a signed requant before {mp.name}")
+            if not odt.startswith("INT") or qmin != -(2 ** (int(odt[3:]) - 1)) or \
+                    inst.get_nodeattr("out_scale") != 1.0:
+                raise BiRealError(f"{mt.name}: expected a signed integer requant before {mp.name}")
             inst.set_nodeattr("out_dtype", "U" + odt)
             inst.set_nodeattr("out_bias", 0.0)
             out = mp.output[0]
-            mp.input[0] = mt.output[0]
             pooled = _new_tensor(model, model.get_tensor_shape(out))
             mp.output[0] = pooled
-            mul.input[0] = _new_tensor(model, model.get_tensor_shape(out))
-            add = helper.make_node("Add", [pooled, _scalar_init(model, qmin)], [mul.input[0]],
-                                   name=f"Add_{mp.name}_offset")
-            mul.output[0] = out
-            g.node.remove(mul)
-            i = list(g.node).index(mp)
-            g.node.insert(i + 1, add)
-            g.node.insert(i + 2, mul)
-            for vi in list(g.value_info):
-                if vi.name == mt.output[0]:
-                    g.value_info.remove(vi)
+            c = _scalar_init(model, qmin)
+            model.set_tensor_datatype(c, DataType[odt])
+            g.node.insert(list(g.node).index(mp) + 1,
+                          helper.make_node("Add", [pooled, c], [out], name=f"Add_{mp.name}_offset"))
+            for t in (mt.output[0], pooled):
+                model.set_tensor_datatype(t, DataType["U" + odt])
             return model.transform(InferShapes()).transform(InferDataTypes()), True
         return model, False

@@ -42,3 +42,44 @@ def test_global_pool_thresholds_round_half_even(ratio):
     want = np.clip(np.round(m / ratio), -128, 127)        # numpy rounds half to even
     got = -128 + (m[:, None] >= T[None, :]).sum(1)
     np.testing.assert_array_equal(got, want)
+
+
+def _mt_maxpool_model():
+    from onnx import TensorProto
+    from onnx import helper as oh
+    from qonnx.core.datatype import DataType
+    from qonnx.core.modelwrapper import ModelWrapper
+    from qonnx.transformation.infer_datatypes import InferDataTypes
+    from qonnx.transformation.infer_shapes import InferShapes
+    C = 4
+    x = oh.make_tensor_value_info("x", TensorProto.FLOAT, [1, C, 6, 6])
+    y = oh.make_tensor_value_info("y", TensorProto.FLOAT, [1, C, 3, 3])
+    mt = oh.make_node("MultiThreshold", ["x", "thr"], ["q"], domain="qonnx.custom_op.general",
+                      out_dtype="INT8", out_bias=-128.0, data_layout="NCHW", name="MT")
+    mp = oh.make_node("MaxPool", ["q"], ["y"], kernel_shape=[3, 3], strides=[2, 2],
+                      pads=[1, 1, 1, 1], name="Pool")
+    g = oh.make_graph([mt, mp], "g", [x], [y],
+                      value_info=[oh.make_tensor_value_info("q", TensorProto.FLOAT, [1, C, 6, 6])])
+    m = ModelWrapper(oh.make_model(g))
+    m.set_initializer("thr", np.tile(np.arange(-127, 128, dtype=np.float32), (C, 1)))
+    m.set_tensor_datatype("x", DataType["INT10"])
+    return m.transform(InferShapes()).transform(InferDataTypes())
+
+
+def test_maxpool_on_unsigned_is_exact_through_finn_pool():
+    """Stem MaxPool(3, s2, pad 1) on negative codes: FINN pads 0, exact only on unsigned codes."""
+    from qonnx.core.onnx_exec import execute_onnx
+    from finn.transformation.fpgadataflow.convert_to_hw.conv_inp_gen import InferConvInpGen
+    from finn.transformation.fpgadataflow.convert_to_hw.pool import InferPool
+    from hw.transforms import MaxPoolOnUnsigned
+    m = _mt_maxpool_model()
+    rng = np.random.default_rng(0)
+    x = rng.integers(-300, 100, (1, 4, 6, 6)).astype(np.float32)   # mostly negative codes
+    want = execute_onnx(m, {"x": x})["y"]
+    assert (want < 0).any()
+    m2 = m.transform(MaxPoolOnUnsigned())
+    assert [n.op_type for n in m2.graph.node] == ["MultiThreshold", "MaxPool", "Add"]
+    np.testing.assert_array_equal(execute_onnx(m2, {"x": x})["y"], want)
+    m3 = m2.transform(InferPool()).transform(InferConvInpGen())
+    assert "FMPadding" in [n.op_type for n in m3.graph.node]
+    np.testing.assert_array_equal(execute_onnx(m3, {"x": x})["y"], want)
