@@ -6,11 +6,9 @@ that exists and extends the parser of the stage before it.
 from __future__ import annotations
 
 import sys
-import warnings
 from pathlib import Path
 
 from model import cli as model_cli
-from model.errors import BiRealError
 
 BOARD_NAMES = ["pynq-z2", "zcu104"]
 
@@ -75,14 +73,7 @@ def parser():
 
 
 def main(argv=None):
-    warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
-    warnings.filterwarnings("ignore", category=UserWarning, module="qonnx")
-    args = parser().parse_args(argv)
-    try:
-        args.fn(args)
-    except BiRealError as e:
-        print(f"bireal: error: {e}", file=sys.stderr)
-        sys.exit(2)
+    model_cli.main(argv, parser)
 
 
 if __name__ == "__main__":

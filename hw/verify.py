@@ -195,7 +195,7 @@ class StepVerifier:
                         mism[lab] += 1
         self.prev = {k: v[0] for k, v in found.items() if v}
         layers = []
-        for lab, tname in self.anchors:
+        for lab, _ in self.anchors:
             hit = found.get(lab)
             hit = hit[0] if hit else None
             status = ("not observable" if hit is None else

@@ -206,10 +206,11 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None):
+def main(argv=None, make_parser=None):
+    """Parse and run; a later stage passes its extended `make_parser` (see hw.cli)."""
     warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
     warnings.filterwarnings("ignore", category=UserWarning, module="qonnx")
-    args = parser().parse_args(argv)
+    args = (make_parser or parser)().parse_args(argv)
     try:
         args.fn(args)
     except BiRealError as e:

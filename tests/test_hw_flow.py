@@ -1,7 +1,6 @@
 """The FINN build steps (hw/flow.py) with verification after every step (hw/verify.py)."""
 import json
 
-import numpy as np
 import pytest
 from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
