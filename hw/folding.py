@@ -243,12 +243,19 @@ def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
     finn_log.setLevel(logging.ERROR)            # SetFolding warns per missed node, every pass
     try:
         _, ones, _ = _fold(spec0, 2 ** 62, mvau_wwidth_max, b, thr, cache)   # PE = SIMD = 1
-        if not ones["fits"]:
-            raise BiRealError(f"the design does not fit {b.name} even fully folded (PE = SIMD = "
-                              f"1): {over_cap(ones)}; limit {FIT_CAP} x available")
+        # resources over the cap even at PE = SIMD = 1 (weights/thresholds memory): no folding
+        # helps; report it and fold to fit the other resources
+        ignore = {k for k, f in ones["fit"].items() if not f["ok"]}
+        if ignore:
+            notes_nofit = (f"the design does not fit {b.name} even fully folded (PE = SIMD = 1):"
+                           f" {over_cap(ones)}; limit {FIT_CAP} x available; folding chosen "
+                           f"to fit the other resources")
+
+        def ok(summ):
+            return all(f["ok"] for k, f in summ["fit"].items() if k not in ignore)
         while True:    # terminates: at target >= the fully folded bottleneck all PE = SIMD = 1
             spec, summ, thrp = fold(target)
-            if summ["fits"]:
+            if ok(summ):
                 break
             notes.append(f"{target} cycles/frame: {over_cap(summ)}")
             if target > ones["bottleneck_cycles"]:      # cannot happen: PE = SIMD = 1 fits
@@ -257,7 +264,7 @@ def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
         while failed is not None and target - failed > max(1, target // 16):   # bisect
             mid = (failed + target) // 2
             got = fold(mid)
-            if got[1]["fits"]:
+            if ok(got[1]):
                 target, (spec, summ, thrp) = mid, got
             else:
                 failed = mid
@@ -273,7 +280,7 @@ def auto_folding(model: ModelWrapper, board: str | Board, target_cycles: int,
                                                   if n.op_type == "Thresholding_rtl"}], thrp)
     out.set_metadata_prop(THR_META, f"{thrp[0]},{thrp[1]}")
     est = estimate(out, b, clock_mhz)
-    msgs = []
+    msgs = [notes_nofit] if ignore else []
     if target != requested:
         msgs.append(f"target {requested} cycles/frame does not fit {b.name} (over the {FIT_CAP} "
                     f"cap at {notes[0]}); relaxed to {target} cycles/frame")

@@ -37,8 +37,12 @@ def layer_anchors(model: ModelWrapper) -> list[tuple[str, str]]:
             cons = model.find_consumers(n.output[0])
             add = next((c for c in cons if c.name in add_idx), None)
             w = model.find_producer(conv.input[1]) if conv is not None else None
-            if add is None:
-                label = "stem" if not out else f"requant.{n.name}"
+            src = model.find_producer(conv.input[0]) if conv is not None else None
+            if src is not None and src.op_type == "Quant" and \
+                    src.input[0] == model.graph.input[0].name:
+                label = "stem"
+            elif add is None:
+                label = f"requant.{n.name}"
             elif w is not None and w.op_type == "BipolarQuant":
                 label = f"blocks.{add_idx[add.name]}.conv"
             else:

@@ -49,12 +49,14 @@ def test_tiny_trained_compile_every_step_bit_exact(trained_tiny, tmp_path):
 
 def test_cifar_random_every_step_bit_exact(tmp_path):
     """Bi-Real-18 structure at half width: 3 stride-2 downsample blocks, 4x4 global pool
-    (ties in the pooled quantizer's round-half-even, which FINN's conversion gets wrong)."""
+    (ties in the pooled quantizer's round-half-even, which FINN's generic conversion gets
+    wrong)."""
     onnx = export_random("bireal-cifar", tmp_path, 3)
     parent, rep = verify_flow(onnx, tmp_path / "v", images=3, quiet=True)
     _all_exact(rep)
     labels = [x["layer"] for x in rep["steps"][0]["layers"]]
     assert sum(lab.endswith(".downsample") for lab in labels) == 3
+    assert labels[0] == "stem" and labels[-1] == "head.pool"
     child = partition_model(parent)
     assert all(is_hw(n) for n in child.graph.node)
 
