@@ -150,3 +150,32 @@ def test_compile_errors(tiny_hw, tmp_path):
     with pytest.raises(BiRealError, match="board"):
         compile_model(d / "model.onnx", tmp_path / "o", board="zedboard", quiet=True)
     assert len(STEPS) == 13
+
+
+def test_cli_compile_with_user_folding_and_illegal_folding(tiny_hw, tmp_path, capsys):
+    """`bireal compile --folding F`: a legal file gives the contract files; PE = 5 on a
+    48-channel MVAU is refused naming the layer and the legal values (exit 2)."""
+    from hw.cli import main
+    from hw.folding import folding_config
+    from model.export import save_json
+    d, _, child, _ = tiny_hw
+    cfg = folding_config(child)
+    mv = next(n.name for n in child.graph.node if n.op_type == "MVAU")
+    cfg[mv]["PE"] = 4
+    save_json(tmp_path / "fold.json", cfg)
+    out = tmp_path / "c"
+    main(["compile", "--onnx", str(d / "model.onnx"), "--out", str(out), "--images", "1",
+          "--folding", str(tmp_path / "fold.json")])
+    est = json.loads((out / "estimates.json").read_text())
+    assert CONTRACT_EST <= set(est) and json.loads((out / "verify.json").read_text())["bit_exact"]
+    mine = next(x for x in est["layers"] if x["name"] == mv)
+    assert mine["PE"] == 4 and "user folding file" in est["folding"]
+    assert json.loads((out / "folding_config.json").read_text())[mv]["PE"] == 4
+    cfg[mv]["PE"] = 5
+    save_json(tmp_path / "bad.json", cfg)
+    with pytest.raises(SystemExit) as e:
+        main(["compile", "--onnx", str(d / "model.onnx"), "--out", str(tmp_path / "c2"),
+              "--images", "1", "--folding", str(tmp_path / "bad.json")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"layer {mv}" in err and "PE=5" in err and "legal values: [1, 2, 3, 4, 6" in err
