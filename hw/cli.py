@@ -24,7 +24,7 @@ def cmd_verify_flow(a):
 def cmd_compile(a):
     from .compile import compile_model, print_summary
     s = compile_model(a.onnx, a.out, board=a.board, target_fps=a.target_fps, folding=a.folding,
-                      clock_mhz=a.clock_mhz, images=a.images)
+                      clock_mhz=a.clock_mhz, images=a.images, target_cycles=a.target_cycles)
     print_summary(s, Path(a.out))
 
 
@@ -40,7 +40,8 @@ def add_commands(sub):
     s.add_argument("--onnx", required=True, help="model.onnx written by `bireal export`")
     s.add_argument("--board", default="pynq-z2", choices=BOARD_NAMES)
     g = s.add_mutually_exclusive_group()
-    g.add_argument("--target-fps", type=float)
+    g.add_argument("--target-fps", type=float, help="frames/s at the clock -> cycles/frame")
+    g.add_argument("--target-cycles", type=int, help="cycles per frame of the slowest layer")
     g.add_argument("--folding", help="folding_config.json (FINN format) to apply instead")
     s.add_argument("--clock-mhz", type=float, help="default: the board's (100 / 200 MHz)")
     s.add_argument("--images", type=int, default=100,

@@ -107,7 +107,8 @@ def verify_flow(onnx_path, out_dir, images: int | None = 100, cfg: FlowConfig | 
 
 def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float | None = None,
                   folding: str | None = None, clock_mhz: float | None = None,
-                  images: int | None = 100, quiet: bool = False) -> dict:
+                  images: int | None = 100, quiet: bool = False,
+                  target_cycles: int | None = None) -> dict:
     from qonnx.custom_op.registry import getCustomOp
     from . import estimates as E
     from . import folding as F
@@ -115,10 +116,12 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
     t0 = time.time()
     b = get_board(board)                                    # fail early on a bad board name
     clock = clock_mhz or b.clock_mhz
-    if target_fps is not None and folding:
-        raise BiRealError("give --target-fps or --folding, not both")
+    if sum(x is not None for x in (target_fps, folding, target_cycles)) > 1:
+        raise BiRealError("give one of --target-fps, --target-cycles, --folding, not both")
     if target_fps is not None and target_fps <= 0:
         raise BiRealError(f"--target-fps must be > 0, got {target_fps}")
+    if target_cycles is not None and target_cycles < 1:
+        raise BiRealError(f"--target-cycles must be >= 1, got {target_cycles}")
     if folding and not Path(folding).is_file():
         raise BiRealError(f"folding file not found: {folding}")
     out = Path(out_dir)
@@ -133,11 +136,14 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
         how = f"user folding file {folding}"
     else:
         # no target: the fastest folding that fits (target 1 cycle, relaxed until it fits)
-        target = F.target_from_fps(target_fps, clock) if target_fps else 1
-        child, frep = F.auto_folding(child, board, target, clock_mhz=clock)
+        target = (F.target_from_fps(target_fps, clock) if target_fps else
+                  target_cycles or 1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")           # the report below says it
+            child, frep = F.auto_folding(child, board, target, clock_mhz=clock)
         how = (f"auto: target {frep['requested_cycles']} cycles/frame"
                + (f" ({target_fps:g} FPS at {clock:g} MHz)" if target_fps else
-                  " (fastest that fits)")
+                  "" if target_cycles else " (fastest that fits)")
                + f", achieved {frep['achieved_cycles']}"
                + (f"; {frep['warning']}" if frep.get("warning") else ""))
     F.check_folding(child)
