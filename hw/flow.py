@@ -18,6 +18,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from model.errors import BiRealError
 
+from . import thresholds as TH
 from . import transforms as T
 
 # op types the exporter of this project emits (anything else is not a Bi-Real graph)
@@ -89,8 +90,8 @@ def step_integer_input(model, cfg):
 
 def step_requant_to_thresholds(model, cfg):
     """FixedPointRequant and the global-pool quantizer -> exact integer MultiThresholds."""
-    model = model.transform(T.FixedPointRequantToMultiThreshold())
-    return _tidy(model.transform(T.GlobalPoolQuantToMultiThreshold()))
+    model = model.transform(TH.FixedPointRequantToMultiThreshold())
+    return _tidy(model.transform(TH.GlobalPoolQuantToMultiThreshold()))
 
 
 def step_qonnx_to_finn(model, cfg):

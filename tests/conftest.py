@@ -39,3 +39,16 @@ def tiny_hw(tmp_path_factory):
     onnx = export_random("bireal-tiny", d, 2)
     parent, rep = verify_flow(onnx, d / "build", images=2, quiet=True)
     return d, parent, partition_model(parent), rep
+
+
+@pytest.fixture(scope="session")
+def hw_model(tiny_hw):
+    """The tiny net's dataflow partition, built and verified by hw.flow (conftest.tiny_hw)."""
+    return tiny_hw[2]
+
+
+@pytest.fixture(scope="session")
+def folded(hw_model):
+    """auto_folding of the tiny net on ZCU104 at 20,000 cycles/frame (reachable, fits)."""
+    from hw.folding import auto_folding
+    return auto_folding(hw_model, "zcu104", 20_000)

@@ -6,7 +6,6 @@ import pytest
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 from finn.util.fpgadataflow import is_fpgadataflow_node
-from test_folding import folded, hw_model  # noqa: F401 - shared fixtures
 
 from hw.boards import FIT_CAP, get_board
 from hw.estimates import (THR_META, estimate, format_estimates, hw_nodes, is_float_node,

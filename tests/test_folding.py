@@ -12,12 +12,6 @@ from hw.folding import (auto_folding, check_folding, folding_config, legal_value
 from model.errors import BiRealError
 from model.export import save_json
 
-@pytest.fixture(scope="module")
-def hw_model(tiny_hw):
-    """The tiny net's dataflow partition, built and verified by hw.flow (conftest.tiny_hw)."""
-    return tiny_hw[2]
-
-
 def _node(model, pred):
     return next((n, i) for n, i in hw_nodes(model) if pred(n, i))
 
@@ -29,12 +23,6 @@ def _xnor(model):
 def _folding(model):
     return {n.name: {a: i.get_nodeattr(a) for a in ("PE", "SIMD", "parallel_window")
                      if a in i.get_nodeattr_types()} for n, i in hw_nodes(model)}
-
-
-@pytest.fixture(scope="module")
-def folded(hw_model):
-    """auto_folding of the tiny net on ZCU104 at 20,000 cycles/frame (reachable, fits)."""
-    return auto_folding(hw_model, "zcu104", 20_000)
 
 
 def test_boards():

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from hw.transforms import BIG, _round_half_even_thresholds, requant_thresholds
+from hw.thresholds import BIG, _round_half_even_thresholds, requant_thresholds
 from model.custom_op import fixed_point_requant
 
 
