@@ -141,10 +141,10 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")           # the report below says it
             child, frep = F.auto_folding(child, board, target, clock_mhz=clock)
-        how = (f"auto: target {frep['requested_cycles']} cycles/frame"
-               + (f" ({target_fps:g} FPS at {clock:g} MHz)" if target_fps else
-                  "" if target_cycles else " (fastest that fits)")
-               + f", achieved {frep['achieved_cycles']}")
+        how = ((f"auto: target {frep['requested_cycles']} cycles/frame"
+                + (f" ({target_fps:g} FPS at {clock:g} MHz)" if target_fps else ""))
+               if (target_fps or target_cycles) else f"auto: fastest folding that fits {board}"
+               ) + f", achieved {frep['achieved_cycles']} cycles/frame"
         # "fastest that fits" starts from an unreachable target on purpose: only say why when
         # a target was asked for or the design does not fit at all
         if frep.get("warning") and (target_fps or target_cycles or not frep["fits"]):
