@@ -22,7 +22,7 @@ import numpy as np
 from model.errors import BiRealError
 from model.export import atomic_write, save_json
 
-from .flow import FlowConfig, STEPS, partition_model, run_steps, step_name
+from .flow import FlowConfig, STEPS, partition_model, partition_node, run_steps, step_name
 from .verify import StepVerifier, format_report
 
 
@@ -60,11 +60,10 @@ class _Progress:
         ok = self.v(name, model)
         s = self.v.steps[-1]
         if not self.quiet:
-            total = len(STEPS) + 1
             verdict = "exact" if ok else ("ERROR" if s["error"] else
                                           f"MISMATCH on {s['mismatching_images']} images")
             obs = [x for x in s["layers"] if x["status"] != "not observable"]
-            print(f"  [{self.i:2d}/{total - 1}] {name:26s} {verdict:>8s}  layers "
+            print(f"  [{self.i:2d}/{len(STEPS)}] {name:26s} {verdict:>8s}  layers "
                   f"{sum(x['status'] == 'exact' for x in obs)}/{len(obs)} exact  "
                   f"({s['transform_seconds']:.1f} s + verify {s['verify_seconds']:.1f} s)",
                   file=self.log, flush=True)
@@ -134,6 +133,7 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
     if folding:
         child = F.load_folding(child, folding)
         how = f"user folding file {folding}"
+        est = E.estimate(child, board, clock_mhz=clock)
     else:
         # no target: the fastest folding that fits (target 1 cycle, relaxed until it fits)
         target = (F.target_from_fps(target_fps, clock) if target_fps else
@@ -149,13 +149,13 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
         # a target was asked for or the design does not fit at all
         if frep.get("warning") and (target_fps or target_cycles or not frep["fits"]):
             how += f"; {frep['warning']}"
+        est = frep["estimate"]        # auto_folding estimated exactly this model and clock
     F.check_folding(child)
-    sdp = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"][0]
+    sdp = partition_node(parent)
     _save_onnx(out / "dataflow_model.onnx", child)
     getCustomOp(sdp).set_nodeattr("model", str((out / "dataflow_model.onnx").resolve()))
     _save_onnx(out / "model_hw.onnx", parent)
     save_json(out / "folding_config.json", F.folding_config(child))
-    est = E.estimate(child, board, clock_mhz=clock)
     est["folding"] = how
     est["target_fps"] = target_fps
     save_json(out / "estimates.json", est)

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.transformation.general import GiveUniqueNodeNames, RemoveUnusedTensors
 from qonnx.transformation.infer_data_layouts import InferDataLayouts
@@ -197,15 +196,13 @@ def step_create_dataflow_partition(model, cfg):
         if not is_hw(n) and n.op_type not in HOST_OPS:
             raise BiRealError(f"node {n.name} ({n.op_type}) was not converted to a HW layer; "
                               "the dataflow partition would not hold all compute")
-        if not is_hw(n) and n.op_type == "Mul" and model.find_consumers(n.output[0]) not in (
-                [], None) and any(c.op_type != "Flatten" for c in model.find_consumers(n.output[0])):
+        if not is_hw(n) and n.op_type == "Mul" and any(
+                c.op_type != "Flatten" for c in model.find_consumers(n.output[0]) or []):
             raise BiRealError(f"node {n.name} (Mul) sits between HW layers")
     outdir = Path(cfg.build_dir or ".") / "dataflow_partition"
     outdir.mkdir(parents=True, exist_ok=True)
     parent = model.transform(CreateDataflowPartition(partition_model_dir=str(outdir)))
-    parts = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"]
-    if len(parts) != 1:
-        raise BiRealError(f"expected one dataflow partition, got {len(parts)}")
+    partition_node(parent)                     # exactly one, or a clear error
     return parent
 
 
@@ -219,13 +216,18 @@ def step_name(fn) -> str:
     return fn.__name__.removeprefix("step_")
 
 
-def partition_model(parent: ModelWrapper) -> ModelWrapper:
-    """The child model (all HW layers) of the single StreamingDataflowPartition."""
-    from qonnx.custom_op.registry import getCustomOp
+def partition_node(parent: ModelWrapper):
+    """The single StreamingDataflowPartition node of `parent` (error if there is not one)."""
     parts = [n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition"]
     if len(parts) != 1:
         raise BiRealError(f"expected one dataflow partition, got {len(parts)}")
-    return ModelWrapper(getCustomOp(parts[0]).get_nodeattr("model"))
+    return parts[0]
+
+
+def partition_model(parent: ModelWrapper) -> ModelWrapper:
+    """The child model (all HW layers) of the single StreamingDataflowPartition."""
+    from qonnx.custom_op.registry import getCustomOp
+    return ModelWrapper(getCustomOp(partition_node(parent)).get_nodeattr("model"))
 
 
 def run_steps(onnx_path, cfg: FlowConfig | None = None, callback=None) -> ModelWrapper:
@@ -241,7 +243,3 @@ def run_steps(onnx_path, cfg: FlowConfig | None = None, callback=None) -> ModelW
         if callback and callback(step_name(fn), model) is False:
             break                      # a failed verification: later steps would mean nothing
     return model
-
-
-def input_datatype(model: ModelWrapper) -> DataType:
-    return model.get_tensor_datatype(model.graph.input[0].name)

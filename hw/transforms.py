@@ -17,7 +17,6 @@ from qonnx.transformation.infer_shapes import InferShapes
 from model.errors import BiRealError
 
 
-
 def _attr(node, name, default=None):
     for a in node.attribute:
         if a.name == name:
@@ -42,6 +41,15 @@ def _scalar_init(model: ModelWrapper, value: float) -> str:
     name = model.make_new_valueinfo_name()
     model.set_initializer(name, np.asarray(value, dtype=np.float32))
     return name
+
+
+def _rewire(model: ModelWrapper, old: str, new: str):
+    """Every consumer of tensor `old` reads tensor `new` instead."""
+    for c in model.find_consumers(old):
+        for k, x in enumerate(c.input):
+            if x == old:
+                c.input[k] = new
+
 
 class IntegerInput(Transformation):
     """Graph input Quant(x; 2^-b, unsigned, b bits) -> UINT<b> input followed by Mul(2^-b).
@@ -184,10 +192,7 @@ class SeedChannelsLastInput(Transformation):
         if len(cons) != 1 or cons[0].op_type != "Transpose" or list(_attr(cons[0], "perm")) != [0, 2, 3, 1]:
             return model, False
         t = cons[0]
-        for c in model.find_consumers(t.output[0]):
-            for k, x in enumerate(c.input):
-                if x == t.output[0]:
-                    c.input[k] = iname
+        _rewire(model, t.output[0], iname)
         model.graph.node.remove(t)
         n, c, h, w = model.get_tensor_shape(iname)
         model.set_tensor_shape(iname, [n, h, w, c])
@@ -212,10 +217,7 @@ class MoveFlattenToOutput(Transformation):
             shp = model.get_tensor_shape(n.input[0])
             if len(shp) != 4 or shp[1:3] != [1, 1]:
                 continue
-            for c in model.find_consumers(n.output[0]):
-                for k, x in enumerate(c.input):
-                    if x == n.output[0]:
-                        c.input[k] = n.input[0]
+            _rewire(model, n.output[0], n.input[0])
             g.node.remove(n)
             last = model.find_producer(oname)
             new_out = model.make_new_valueinfo_name()
@@ -271,6 +273,7 @@ class MoveScaleAfterBias(Transformation):
             g.node.insert(list(g.node).index(n), add)
             return model.transform(InferShapes()).transform(InferDataTypes()), True
         return model, False
+
 
 class MaxPoolOnUnsigned(Transformation):
     """MultiThreshold(INT<b>, out_bias qmin) -> MaxPool  ==  MultiThreshold(UINT<b>) -> MaxPool ->
