@@ -1,0 +1,279 @@
+"""Folded FINN HW graph -> a graph of RTL layers only (this project's hw.ops + finn-rtllib).
+
+Transformations in FINN's style (`apply(model) -> (model, modified)`):
+- FuseShortcutAdd: Thresholding(BN requant) -> ElementwiseAdd(shortcut) -> Thresholding(clip)
+  becomes one ShortcutAdd_rtl with two fixed-point constants per channel (hw.affine proves the
+  fit exact on every reachable input, otherwise the chain is left alone and reported).
+- ToProjectRTL: the units FINN has no RTL for (XNOR MVAU, 8-bit MVAU, DuplicateStreams,
+  GlobalAccPool) become hw.ops nodes, keeping every attribute (folding included).
+`specialize_rtl` runs them, lets FINN's SpecializeLayers pick finn-rtllib for the rest
+(Thresholding, FMPadding, sliding window, eltwise add), and inserts width converters and FIFOs.
+"""
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
+from qonnx.transformation.general import GiveUniqueNodeNames
+from qonnx.transformation.infer_datatypes import InferDataTypes
+from qonnx.transformation.infer_shapes import InferShapes
+
+from model.errors import BiRealError
+
+from .affine import fit_affine
+
+DOMAIN = "hw.ops"
+# FINN layer -> project RTL op (by MVAU mode for the matrix-vector units)
+PROJECT_RTL = {"DuplicateStreams": "DuplicateStreams_rtl", "GlobalAccPool": "GlobalAccPool_rtl"}
+FINN_RTL = {"Thresholding", "FMPadding", "ConvolutionInputGenerator", "ElementwiseAdd",
+            "StreamingFIFO", "StreamingDataWidthConverter"}
+MAX_FIT_BITS = 16          # exhaustive fit over at most 2^16 inputs per channel
+
+
+def _input_range(model, thr_node):
+    """Reachable integer range of a Thresholding's input: [0, MW] behind an XNOR MVAU (a
+    popcount), else its datatype's range."""
+    p = model.find_producer(thr_node.input[0])
+    if p is not None and p.op_type.startswith("MVAU") and getCustomOp(p).get_nodeattr("binaryXnorMode"):
+        return 0, int(getCustomOp(p).get_nodeattr("MW"))
+    dt = model.get_tensor_datatype(thr_node.input[0])
+    return int(dt.min()), int(dt.max())
+
+
+class FuseShortcutAdd(Transformation):
+    """Thresholding(x) + s -> Thresholding  ==>  ShortcutAdd_rtl(x, s) with
+    r = clamp((A1 x + B1) >> S1, LO1, HI1),  y = clamp((A2 (r + s) + B2) >> S2, out range).
+
+    `report` lists what was fused and what was not (with the reason)."""
+
+    def __init__(self):
+        super().__init__()
+        self.found: dict[str, dict] = {}
+
+    @property
+    def report(self) -> list[dict]:
+        return list(self.found.values())
+
+    def _branch(self, model, add):
+        """(branch threshold node, shortcut tensor) of an ElementwiseAdd, or None."""
+        cands = []
+        for k, t in enumerate(add.input[:2]):
+            p = model.find_producer(t)
+            if p is None or p.op_type != "Thresholding" or len(model.find_consumers(t)) != 1:
+                continue
+            if getCustomOp(p).get_nodeattr("numSteps") < 2:
+                continue
+            src = model.find_producer(p.input[0])
+            xnor = src is not None and src.op_type == "MVAU" and getCustomOp(src).get_nodeattr("binaryXnorMode")
+            cands.append((0 if xnor else 1, p, add.input[1 - k]))
+        return min(cands, key=lambda c: c[0])[1:] if cands else None
+
+    def apply(self, model):
+        for add in list(model.graph.node):
+            if add.op_type != "ElementwiseAdd":
+                continue
+            a = getCustomOp(add)
+            if a.get_nodeattr("lhs_style") != "input" or a.get_nodeattr("rhs_style") != "input":
+                continue
+            found = self._branch(model, add)
+            cons = model.find_consumers(add.output[0]) or []
+            if found is None or len(cons) != 1 or cons[0].op_type != "Thresholding":
+                self.found[add.name] = {"node": add.name, "fused": False,
+                                        "reason": "not a Thresholding -> Add -> Thresholding chain"}
+                continue
+            t1, short = found
+            t2 = cons[0]
+            fused = self._fuse(model, t1, add, t2, short)
+            if fused is not None:
+                return model.transform(InferShapes()).transform(InferDataTypes()), True
+        return model, False
+
+    def _fuse(self, model, t1, add, t2, short):
+        o1, o2 = getCustomOp(t1), getCustomOp(t2)
+        why = None
+        xmin, xmax = _input_range(model, t1)
+        if xmax - xmin >= 1 << MAX_FIT_BITS:
+            why = f"{t1.name}: input range {xmin}..{xmax} too wide for an exhaustive fit"
+        f1 = None if why else fit_affine(model.get_initializer(t1.input[1]), o1.get_nodeattr("ActVal"), xmin, xmax)
+        if why is None and f1 is None:
+            why = f"{t1.name}: thresholds are not a fixed-point affine requant"
+        sdt = model.get_tensor_datatype(short)
+        T2 = np.atleast_2d(model.get_initializer(t2.input[1]))
+        if why is None and not (T2 == T2[0]).all():
+            why = f"{t2.name}: per-channel clip thresholds (only per-tensor is fused)"
+        f2 = None
+        odt = model.get_tensor_datatype(t2.output[0])
+        if why is None:
+            zmin, zmax = f1["lo"] + int(sdt.min()), f1["hi"] + int(sdt.max())
+            f2 = fit_affine(T2[:1], o2.get_nodeattr("ActVal"), zmin, zmax)
+            if f2 is None:
+                why = f"{t2.name}: clip thresholds are not a fixed-point affine map"
+            elif (f2["lo"], f2["hi"]) != (int(odt.min()), int(odt.max())):
+                why = f"{t2.name}: output range {f2['lo']}..{f2['hi']} is not {odt.name}'s"
+        if why is not None:
+            self.found[add.name] = {"node": add.name, "fused": False, "reason": why}
+            return None
+        C = o1.get_nodeattr("NumChannels")
+        pe = max(o1.get_nodeattr("PE"), getCustomOp(add).get_nodeattr("PE"), o2.get_nodeattr("PE"))
+        node = helper.make_node(
+            "ShortcutAdd_rtl", [t1.input[0], short], [t2.output[0]], domain=DOMAIN,
+            name=f"ShortcutAdd_{add.name}", backend="fpgadataflow",
+            NumChannels=C, PE=pe, numInputVectors=list(o1.get_nodeattr("numInputVectors")),
+            in0DataType=model.get_tensor_datatype(t1.input[0]).name, in1DataType=sdt.name,
+            outputDataType=odt.name, A1=f1["A"], B1=f1["B"], S1=f1["S"], LO1=f1["lo"],
+            HI1=f1["hi"], A2=f2["A"][0], B2=f2["B"][0], S2=f2["S"])
+        g = model.graph
+        idx = list(g.node).index(t1)
+        for n in (t1, add, t2):
+            g.node.remove(n)
+        g.node.insert(idx, node)
+        self.found[add.name] = ({"node": add.name, "fused": True, "into": node.name,
+                            "replaced": [t1.name, add.name, t2.name], "S1": f1["S"],
+                            "thresholds_removed": int(np.prod(model.get_initializer(t1.input[1]).shape)
+                                                      + T2.shape[1])})
+        return node
+
+
+class ToProjectRTL(Transformation):
+    """MVAU (XNOR / 8-bit), DuplicateStreams, GlobalAccPool -> this project's RTL ops."""
+
+    def apply(self, model):
+        g = model.graph
+        changed = False
+        for i, n in enumerate(list(g.node)):
+            if n.domain != "finn.custom_op.fpgadataflow":
+                continue
+            if n.op_type == "MVAU":
+                new = "XnorMVAU_rtl" if getCustomOp(n).get_nodeattr("binaryXnorMode") else "IntMVAU_rtl"
+            else:
+                new = PROJECT_RTL.get(n.op_type)
+            if new is None:
+                continue
+            n.op_type, n.domain = new, DOMAIN
+            changed = True
+        return model, changed
+
+
+def is_rtl(node) -> bool:
+    return node.domain == DOMAIN or node.op_type.endswith("_rtl")
+
+
+def specialize_rtl(model, part: str):
+    """Folded HW partition model -> (RTL-only model, report of the shortcut fusion and FIFO
+    sizing). Error names any node left without an RTL implementation."""
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+    from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
+
+    model = model.transform(RoundAndClipThresholds())       # integer thresholds (exact: x is integer)
+    fuse = FuseShortcutAdd()
+    model = model.transform(fuse).transform(ToProjectRTL())
+    for n in model.graph.node:
+        if n.domain == "finn.custom_op.fpgadataflow" and n.op_type in FINN_RTL:
+            getCustomOp(n).set_nodeattr("preferred_impl_style", "rtl")
+    model = model.transform(SpecializeLayers(part))
+    sizing = SizeShortcutFIFOs()
+    model = model.transform(sizing)
+    model = model.transform(InsertDWC()).transform(InsertFIFO(create_shallow_fifos=True))
+    for n in model.graph.node:
+        if n.domain == "finn.custom_op.fpgadataflow" and n.op_type in FINN_RTL:
+            getCustomOp(n).set_nodeattr("preferred_impl_style", "rtl")
+    model = model.transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
+    model = model.transform(InferShapes()).transform(InferDataTypes())
+    left = [f"{n.name} ({n.op_type})" for n in model.graph.node if not is_rtl(n)]
+    if left:
+        raise BiRealError("no RTL implementation for: " + ", ".join(left))
+    return model, {"shortcut_fusion": fuse.report, "fifo_sizing": sizing.depths}
+
+
+def _path_to_join(model, tensor):
+    """Nodes from `tensor` (a DuplicateStreams output) down to the first node with two stream
+    inputs (the residual join); None if the path forks again first."""
+    path = []
+    while True:
+        cons = model.find_consumers(tensor) or []
+        if len(cons) != 1:
+            return None
+        n = cons[0]
+        if sum(1 for t in n.input if model.get_initializer(t) is None) > 1:
+            return path
+        path.append(n)
+        if len(n.output) != 1:
+            return None
+        tensor = n.output[0]
+
+
+def buffer_capacity(model, node) -> int:
+    """Upper bound on the elements a unit (plus the shallow FIFO in front of it) can hold
+    before it emits the outputs depending on them: 4 stream words (2 in its pipeline, 2 in the
+    FIFO), plus the sliding window's line buffer, or one input vector of an MVAU."""
+    op = getCustomOp(node)
+    per_word = int(op.get_folded_input_shape(0)[-1])
+    cap = 4 * per_word
+    if node.op_type.startswith("ConvolutionInputGenerator"):
+        cap += int(op.get_buffer_depth()) * int(op.get_nodeattr("SIMD"))
+    elif node.op_type.startswith(("XnorMVAU", "IntMVAU", "MVAU")):
+        cap += int(op.get_nodeattr("MW"))
+    return cap
+
+
+class SizeShortcutFIFOs(Transformation):
+    """Deadlock-free FIFO depths on the two outputs of each residual fork.
+
+    A DuplicateStreams output can only move when both branches accept. Branch j can swallow
+    at most cap_j = sum of buffer_capacity() along it before it must emit; so the FIFO on the
+    other branch k needs ceil(cap_j / elements per word of k) + 2 words for the fork to never
+    block while the join waits (the join needs one word from each). Sets `outFIFODepths`
+    (InsertFIFO then builds those FIFOs); `depths` records the derivation."""
+
+    def __init__(self):
+        super().__init__()
+        self.depths: list[dict] = []
+
+    def apply(self, model):
+        for n in model.graph.node:
+            if not n.op_type.startswith("DuplicateStreams"):
+                continue
+            paths = [_path_to_join(model, t) for t in n.output]
+            if any(p is None for p in paths):
+                continue
+            caps = [sum(buffer_capacity(model, m) for m in p) for p in paths]
+            op = getCustomOp(n)
+            per_word = int(op.get_folded_output_shape(0)[-1])
+            depths = []
+            for k in range(len(paths)):
+                other = sum(caps) - caps[k]
+                depths.append(int(-(-other // per_word)) + 2)
+            op.set_nodeattr("outFIFODepths", depths)
+            self.depths.append({"fork": n.name, "branches": [[m.name for m in p] for p in paths],
+                                "capacity_elems": caps, "fifo_depths": depths})
+        return model, False
+
+
+def python_exec(model):
+    """Make every FINN RTL node execute its numpy layer model (exec_mode "cppsim" selects
+    that path in finn's *_rtl classes; the hw.ops nodes always execute their golden model)."""
+    for n in model.graph.node:
+        if n.domain != DOMAIN and n.op_type.endswith("_rtl"):
+            op = getCustomOp(n)
+            if "exec_mode" in op.get_nodeattr_types():
+                op.set_nodeattr("exec_mode", "cppsim")
+    return model
+
+
+def generate_rtl(model, outdir, part: str, clk_ns: float):
+    """Write each node's HDL (+ memory files) to outdir/<node>/ (FINN's generate_hdl)."""
+    from pathlib import Path
+
+    for n in model.graph.node:
+        op = getCustomOp(n)
+        d = Path(outdir) / n.name
+        d.mkdir(parents=True, exist_ok=True)
+        op.set_nodeattr("code_gen_dir_ipgen", str(d.resolve()))
+        try:
+            op.generate_hdl(model, part, clk_ns)
+        except Exception as e:  # noqa: BLE001 - name the node, keep FINN's message
+            raise BiRealError(f"{n.name} ({n.op_type}): HDL generation failed: {e}") from e
+    return model

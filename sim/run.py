@@ -1,0 +1,221 @@
+"""`bireal sim`: the whole compiled accelerator, cycle-accurate in Verilator, against PyTorch.
+
+Reads what `bireal compile` wrote in DIR (rtl_model.onnx + rtl/<layer>/ HDL, model_hw.onnx,
+compile.json, estimates.json) and the golden images/logits next to the exported ONNX; stitches
+and builds the design (DIR/sim/build, cached), streams N frames through it and writes
+DIR/sim.json:
+  images, mismatches, first_mismatch, cycles_per_frame (steady state: mean spacing of the
+  last output words of frames 2..N), latency_cycles (frame 1: first input word to last output
+  word), est_cycles_per_frame + est_layer (bottleneck of the analytical per-layer cycles),
+  ratio (sim / estimate), fps = clock / cycles_per_frame, clock_mhz, sim_cycles_per_second,
+  backpressure, stall (which streams were blocked, if the design stopped moving),
+  first_bad_layer (per-layer taps re-run on the first mismatching frame).
+Logits are compared at tolerance 0: the accelerator's integers times the host's power-of-two
+scale must equal PyTorch's float32 logits exactly.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from model.errors import BiRealError
+from model.export import save_json
+
+from .packing import pack_words, unpack_words
+from .stitch import stall_report, stitch
+from .verilate import build, run
+
+
+def pixel_codes(export_onnx: Path, images: np.ndarray) -> np.ndarray:
+    """Integer input codes (N, H, W, C) of float images, quantized as the exported input Quant."""
+    from qonnx.custom_op.general.quant import quant
+    m = ModelWrapper(str(export_onnx))
+    q = m.find_consumer(m.graph.input[0].name)
+    if q is None or q.op_type != "Quant":
+        raise BiRealError(f"{export_onnx}: the exported graph must start with the input Quant")
+    s, bits = float(m.get_initializer(q.input[1])), float(m.get_initializer(q.input[3]))
+    x = quant(images.astype(np.float32), np.float32(s), np.float32(0), np.float32(bits), 0, 0,
+              "ROUND") / np.float32(s)
+    return np.rint(x).astype(np.int64).transpose(0, 2, 3, 1)
+
+
+def host_tail(parent: ModelWrapper, part_out: np.ndarray) -> np.ndarray:
+    """Run the host-side nodes after the dataflow partition (power-of-two Mul, Flatten)."""
+    from qonnx.core.onnx_exec import execute_node
+    ctx = {k: v for k, v in ((i.name, parent.get_initializer(i.name)) for i in parent.graph.initializer)}
+    sdp = next(n for n in parent.graph.node if n.op_type == "StreamingDataflowPartition")
+    ctx[sdp.output[0]] = part_out.astype(np.float32)
+    started = False
+    for n in parent.graph.node:
+        if started:
+            for o in n.output:
+                ctx.setdefault(o, None)
+            execute_node(n, ctx, parent.graph)
+        started |= n is sdp or n.name == sdp.name
+    return ctx[parent.graph.output[0].name]
+
+
+class Design:
+    """The stitched, Verilated accelerator of a compile folder, with stream (un)packing."""
+
+    def __init__(self, build_dir: Path, defines=None, sub="build", quiet=True):
+        self.dir = Path(build_dir)
+        for f in ("rtl_model.onnx", "model_hw.onnx", "compile.json"):
+            if not (self.dir / f).is_file():
+                raise BiRealError(f"{self.dir / f} not found: run `bireal compile --out "
+                                  f"{self.dir}` first")
+        self.rtl = ModelWrapper(str(self.dir / "rtl_model.onnx"))
+        self.parent = ModelWrapper(str(self.dir / "model_hw.onnx"))
+        self.info = json.loads((self.dir / "compile.json").read_text())
+        first, last = self.rtl.graph.node[0], self.rtl.graph.node[-1]
+        self.iop, self.oop = getCustomOp(first), getCustomOp(last)
+        t0 = time.time()
+        self.st = stitch(self.rtl, self.dir / "sim" / sub)
+        self.exe = build(self.st.workdir, self.st.top, self.st.sources, self.st.in_width,
+                         self.st.out_width, n_dbg=self.st.n_dbg, defines=defines, jobs=2)
+        self.build_seconds = time.time() - t0
+
+    def frame_words(self, codes: np.ndarray) -> list[int]:
+        """One image's integer codes (H, W, C) -> input words of the first layer."""
+        fshape = self.iop.get_folded_input_shape(0)
+        return pack_words(codes.reshape(fshape), self.iop.get_input_datatype(0).bitwidth())
+
+    def words_out(self) -> int:
+        return int(np.prod(self.oop.get_folded_output_shape(0)[:-1]))
+
+    def decode(self, words: list[int]) -> np.ndarray:
+        """Output words of one frame -> the partition's output tensor (normal shape)."""
+        dt = self.oop.get_output_datatype(0)
+        n = int(self.oop.get_folded_output_shape(0)[-1])
+        vals = unpack_words(words, n, dt.bitwidth(), dt.signed())
+        return vals.reshape(self.oop.get_normal_output_shape(0)).astype(np.float32)
+
+
+def bottleneck(rtl: ModelWrapper) -> tuple[int, str]:
+    """(cycles, layer) of the slowest layer by its analytical get_exp_cycles."""
+    best = (0, "")
+    for n in rtl.graph.node:
+        c = int(getCustomOp(n).get_exp_cycles())
+        best = max(best, (c, n.name))
+    return best
+
+
+def steady_cycles(stamps: np.ndarray) -> float:
+    """Mean spacing of consecutive frames' last output words (frame 1 excluded: fill)."""
+    last = stamps[:, 3]
+    if len(last) < 2:
+        return float(last[0] - stamps[0, 0] + 1)
+    k = 1 if len(last) >= 3 else 0
+    return float(last[-1] - last[k]) / (len(last) - 1 - k)
+
+
+def first_bad_layer(d: Design, codes: np.ndarray) -> dict:
+    """Re-run one frame with per-stream taps; compare each stream with the layer-by-layer
+    Python execution of the same RTL graph; name the first stream (in graph order) that differs."""
+    from hw.rtl_flow import python_exec
+    from hw.verify import full_context
+    taps = Design(d.dir, defines={"BIREAL_TAPS": 1}, sub="taps")
+    for f in taps.st.workdir.glob("tap_*.hex"):
+        f.unlink()
+    run(taps.exe, [taps.frame_words(codes)], taps.words_out(), timeout_cycles=200000)
+    ref = python_exec(ModelWrapper(str(d.dir / "rtl_model.onnx")))
+    ctx = full_context(ref, codes[None].astype(np.float32))
+    for k, e in enumerate(taps.st.edges):
+        p = ref.get_node_from_name(e.producer)
+        op = getCustomOp(p)
+        oi = list(p.output).index(e.tensor)
+        dt = op.get_output_datatype(oi)
+        want = pack_words(ctx[e.tensor].reshape(op.get_folded_output_shape(oi)), dt.bitwidth())
+        f = taps.st.workdir / f"tap_{k}.hex"
+        got = [int(x, 16) for x in f.read_text().split()] if f.exists() else []
+        if got != want:
+            i = next((j for j, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+            return {"layer": e.producer, "op_type": p.op_type, "stream": e.tensor,
+                    "word": i, "words_seen": len(got), "words_expected": len(want)}
+    return {"layer": None, "note": "every internal stream matched; the difference is at the output"}
+
+
+def simulate(build_dir, images: int = 100, backpressure: float = 0.0, seed: int = 1,
+             quiet: bool = False) -> dict:
+    """Simulate `images` frames of DIR's accelerator; write and return DIR/sim.json."""
+    import sys
+    from hw.compile import load_golden
+    if not 0.0 <= backpressure < 1.0:
+        raise BiRealError(f"--backpressure must be in [0, 1), got {backpressure}")
+    d = Design(build_dir)
+    onnx = Path(d.info["onnx"])
+    gi, go = load_golden(onnx, images)
+    codes = pixel_codes(onnx, gi)
+    frames = [d.frame_words(c) for c in codes]
+    est, est_layer = bottleneck(d.rtl)
+    n_out = d.words_out()
+    # a frame may legitimately take long under heavy backpressure: allow 50 frames of silence
+    timeout = max(100000, 50 * est)
+    if not quiet:
+        print(f"sim: {len(frames)} frames through {len(d.rtl.graph.node)} layers "
+              f"(Verilator build {d.build_seconds:.0f} s)", file=sys.stderr)
+    r = run(d.exe, frames, n_out, backpressure=backpressure, seed=seed, timeout_cycles=timeout)
+    clock = float(d.info["clock_mhz"])
+    res = {"images": len(frames), "backpressure": backpressure, "clock_mhz": clock,
+           "board": d.info.get("board"), "est_cycles_per_frame": est, "est_layer": est_layer,
+           "sim_cycles": r.cycles, "sim_wall_seconds": round(r.wall_s, 3),
+           "sim_cycles_per_second": round(r.cycles_per_second),
+           "build_seconds": round(d.build_seconds, 1), "stall": None, "first_bad_layer": None,
+           "source": "Verilator cycle-accurate simulation of the stitched RTL"}
+    if r.stalled:
+        res["stall"] = {"cycle": r.stall["cycle"], "reason": r.stall["reason"],
+                        "frames_out": len(r.outputs),
+                        "streams": stall_report(d.st, r.stall["dbg_valid"], r.stall["dbg_ready"])}
+    mism, first = 0, None
+    for i in range(len(frames)):
+        ok = i < len(r.outputs) and len(r.outputs[i]) == n_out
+        if ok:
+            logits = host_tail(d.parent, d.decode(r.outputs[i])).reshape(go[i].shape)
+            ok = np.array_equal(logits.astype(np.float32), go[i].astype(np.float32))
+        if not ok:
+            mism += 1
+            first = i if first is None else first
+    res["mismatches"] = mism
+    res["first_mismatch"] = first
+    res["bit_exact"] = mism == 0 and not r.stalled
+    done = r.stamps[(r.stamps[:, 3] >= 0)]
+    if len(done):
+        res["latency_cycles"] = int(done[0, 3] - done[0, 0] + 1)
+        res["cycles_per_frame"] = round(steady_cycles(done), 1)
+        res["ratio_to_estimate"] = round(res["cycles_per_frame"] / est, 4)
+        res["fps"] = round(clock * 1e6 / res["cycles_per_frame"], 1)
+    else:
+        res.update(latency_cycles=None, cycles_per_frame=None, ratio_to_estimate=None, fps=None)
+    if first is not None and not r.stalled:
+        res["first_bad_layer"] = first_bad_layer(d, codes[first])
+    save_json(Path(build_dir) / "sim.json", res)
+    return res
+
+
+def format_sim(res: dict) -> str:
+    """The verdict lines printed by `bireal sim` and at the end of the main job."""
+    if res["stall"]:
+        head = (f"STALLED at cycle {res['stall']['cycle']} after {res['stall']['frames_out']} "
+                "frames: " + "; ".join(res["stall"]["streams"][:4]))
+    elif res["mismatches"]:
+        bad = res["first_bad_layer"] or {}
+        head = (f"MISMATCH on {res['mismatches']}/{res['images']} images (first: image "
+                f"{res['first_mismatch']}; first differing layer: {bad.get('layer')})")
+    else:
+        head = f"bit-exact vs PyTorch on {res['images']}/{res['images']} images"
+    lines = [f"simulated accelerator: {head}"]
+    if res.get("cycles_per_frame"):
+        lines.append(
+            f"  {res['cycles_per_frame']:.0f} cycles/frame (estimate {res['est_cycles_per_frame']}"
+            f", {res['est_layer']}; ratio {res['ratio_to_estimate']:.3f}), latency "
+            f"{res['latency_cycles']} cycles, {res['fps']:.0f} FPS at {res['clock_mhz']:g} MHz"
+            f" ({res['board']}); backpressure {res['backpressure']:g}")
+    lines.append(f"  Verilator: {res['sim_cycles']} cycles in {res['sim_wall_seconds']:.1f} s "
+                 f"({res['sim_cycles_per_second'] / 1e6:.2f} M cycles/s), build "
+                 f"{res['build_seconds']:.0f} s")
+    return "\n".join(lines)

@@ -1,0 +1,167 @@
+"""Stitch the RTL of every layer of a dataflow partition into one top-level module.
+
+`stitch(model, workdir)` copies each node's HDL and memory files (flat, de-duplicated) into
+`workdir` and writes `bireal_top.sv`: the nodes in graph order, one AXI-stream edge per tensor
+(FIFOs and width converters are nodes of the graph already, see hw.rtl_flow), the graph input
+as `in0_V`, the graph output as `out0_V`, and `dbg_valid` / `dbg_ready` carrying every internal
+edge's handshake (bit k = edge k), so a stall can be pinned on a layer. Under
+`+define+BIREAL_TAPS` each edge also writes its words to `tap_<k>.hex` (per-layer taps).
+"""
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from qonnx.custom_op.registry import getCustomOp
+
+from model.errors import BiRealError
+
+TOP = "bireal_top"
+
+
+@dataclass
+class Edge:
+    tensor: str
+    producer: str          # node name, or "input"
+    consumer: str          # node name, or "output"
+    width: int
+
+
+@dataclass
+class Stitched:
+    workdir: Path
+    top: str
+    sources: list[Path]
+    mem_files: list[Path]
+    in_width: int
+    out_width: int
+    edges: list[Edge] = field(default_factory=list)     # internal edges, dbg bit order
+
+    @property
+    def n_dbg(self) -> int:
+        return len(self.edges)
+
+
+def wire(tensor: str) -> str:
+    """Legal Verilog name for an ONNX tensor name (those may start with a digit)."""
+    return "s_" + re.sub(r"\W", "_", tensor)
+
+
+def _ports(op, node):
+    """(inputs, outputs): lists of (port, tensor, width) from FINN's interface names."""
+    intf = op.get_verilog_top_module_intf_names()
+    if intf.get("axilite") or intf.get("aximm"):
+        raise BiRealError(f"{node.name} ({node.op_type}) has an AXI-lite/MM port; runtime-"
+                          "writeable weights are not supported by the stitcher")
+    ins = [(p, node.input[int(p[2:].split("_")[0])], w) for p, w in intf["s_axis"]]
+    outs = [(p, node.output[int(p[3:].split("_")[0])], w) for p, w in intf["m_axis"]]
+    return ins, outs
+
+
+def _copy_sources(model, workdir: Path):
+    srcs, mems, seen = [], [], {}
+    for n in model.graph.node:
+        op = getCustomOp(n)
+        code_dir = op.get_nodeattr("code_gen_dir_ipgen")
+        if not code_dir or not Path(code_dir).is_dir():
+            raise BiRealError(f"{n.name}: no generated HDL (run hw.rtl_flow.generate_rtl first)")
+        for f in op.get_rtl_file_list(abspath=True):
+            f = Path(f)
+            if f.name in seen:
+                if seen[f.name] != f.read_bytes():
+                    raise BiRealError(f"two different HDL files named {f.name} ({n.name})")
+                continue
+            seen[f.name] = f.read_bytes()
+            shutil.copyfile(f, workdir / f.name)
+            srcs.append(workdir / f.name)
+        for pat in ("*.dat", "*.mem"):
+            for f in sorted(Path(code_dir).glob(pat)):
+                shutil.copyfile(f, workdir / f.name)
+                mems.append(workdir / f.name)
+    # packages first (swg_pkg.sv, mvu_pkg.sv), then everything else in first-seen order
+    srcs.sort(key=lambda p: 0 if p.stem.endswith("_pkg") else 1)
+    return srcs, mems
+
+
+def stitch(model, workdir) -> Stitched:
+    """Write workdir/bireal_top.sv (+ copied sources) for the RTL-only partition `model`."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    g = model.graph
+    if len(g.input) != 1 or len(g.output) != 1:
+        raise BiRealError("the dataflow partition must have one input and one output stream")
+    srcs, mems = _copy_sources(model, workdir)
+    gin, gout = g.input[0].name, g.output[0].name
+    width, prod, cons = {}, {gin: "input"}, {gout: "output"}
+    body, inst = [], []
+    for n in g.node:
+        op = getCustomOp(n)
+        ins, outs = _ports(op, n)
+        conns = [".ap_clk(ap_clk)", ".ap_rst_n(ap_rst_n)"]
+        for port, t, w in ins:
+            if t in cons:
+                raise BiRealError(f"tensor {t} feeds two stream inputs ({cons[t]}, {n.name})")
+            cons[t] = n.name
+            width.setdefault(t, w)
+            if width[t] != w:
+                raise BiRealError(f"stream {t}: {prod.get(t, '?')} gives {width[t]} bits, "
+                                  f"{n.name} takes {w} bits (missing width converter)")
+            conns += [f".{port}_{s}({wire(t)}_{s})" for s in ("TDATA", "TVALID", "TREADY")]
+        for port, t, w in outs:
+            prod[t] = n.name
+            if t in width and width[t] != w:
+                raise BiRealError(f"stream {t}: {n.name} gives {w} bits, its consumer takes "
+                                  f"{width[t]} bits (missing width converter)")
+            width[t] = w
+            conns += [f".{port}_{s}({wire(t)}_{s})" for s in ("TDATA", "TVALID", "TREADY")]
+        inst.append(f"  {n.name} {n.name}_i (\n    " + ",\n    ".join(conns) + "\n  );")
+    for t in list(width):
+        if t not in prod or t not in cons:
+            raise BiRealError(f"stream {t} has no {'producer' if t not in prod else 'consumer'}")
+    edges = [Edge(t, prod[t], cons[t], width[t]) for t in width if t not in (gin, gout)]
+    for t, w in width.items():
+        if t in (gin, gout):
+            continue
+        body.append(f"  wire [{w - 1}:0] {wire(t)}_TDATA; wire {wire(t)}_TVALID, {wire(t)}_TREADY;")
+    wi, wo = wire(gin), wire(gout)
+    body.append(f"  assign {wi}_TDATA = in0_V_TDATA; assign {wi}_TVALID = in0_V_TVALID; "
+                f"assign in0_V_TREADY = {wi}_TREADY;")
+    body.append(f"  assign out0_V_TDATA = {wo}_TDATA; assign out0_V_TVALID = {wo}_TVALID; "
+                f"assign {wo}_TREADY = out0_V_TREADY;")
+    nd = max(1, len(edges))
+    dv = ", ".join(f"{wire(e.tensor)}_TVALID" for e in reversed(edges)) or "1'b0"
+    dr = ", ".join(f"{wire(e.tensor)}_TREADY" for e in reversed(edges)) or "1'b0"
+    taps = ["`ifdef BIREAL_TAPS"]
+    for k, e in enumerate(edges):
+        taps += [f"  integer tap_{k}; initial tap_{k} = $fopen(\"tap_{k}.hex\", \"w\");",
+                 f"  always @(posedge ap_clk) if (ap_rst_n && {wire(e.tensor)}_TVALID && {wire(e.tensor)}_TREADY)"
+                 f" begin $fwrite(tap_{k}, \"%h\\n\", {wire(e.tensor)}_TDATA); $fflush(tap_{k}); end"]
+    taps.append("`endif")
+    win, wout = width[gin], width[gout]
+    text = (
+        f"// generated by bireal-fpga sim.stitch: {len(g.node)} layers, {len(edges)} internal streams\n"
+        f"module {TOP} (\n  input wire ap_clk,\n  input wire ap_rst_n,\n"
+        f"  input wire [{win - 1}:0] in0_V_TDATA, input wire in0_V_TVALID, output wire in0_V_TREADY,\n"
+        f"  output wire [{wout - 1}:0] out0_V_TDATA, output wire out0_V_TVALID, input wire out0_V_TREADY,\n"
+        f"  output wire [{nd - 1}:0] dbg_valid,\n  output wire [{nd - 1}:0] dbg_ready\n);\n"
+        f"  wire [{win - 1}:0] {wi}_TDATA; wire {wi}_TVALID, {wi}_TREADY;\n"
+        f"  wire [{wout - 1}:0] {wo}_TDATA; wire {wo}_TVALID, {wo}_TREADY;\n"
+        + "\n".join(body) + "\n"
+        + f"  assign dbg_valid = {{{dv}}};\n  assign dbg_ready = {{{dr}}};\n"
+        + "\n".join(inst) + "\n" + "\n".join(taps) + "\nendmodule\n")
+    tmp = workdir / f"{TOP}.sv.tmp"
+    tmp.write_text(text)
+    tmp.replace(workdir / f"{TOP}.sv")
+    return Stitched(workdir, TOP, srcs + [workdir / f"{TOP}.sv"], mems, win, wout, edges)
+
+
+def stall_report(st: Stitched, dbg_valid: int, dbg_ready: int) -> list[str]:
+    """Readable lines for a stall: which streams hold data nobody takes, which are empty."""
+    blocked = [e for k, e in enumerate(st.edges) if dbg_valid >> k & 1 and not dbg_ready >> k & 1]
+    lines = [f"stream {e.tensor}: {e.producer} -> {e.consumer} has data, {e.consumer} not ready"
+             for e in blocked]
+    if not lines:
+        lines = ["no stream holds data (the pipeline starved: the input or a unit stopped)"]
+    return lines
