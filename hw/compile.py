@@ -72,8 +72,9 @@ class _Progress:
 
 
 def verify_flow(onnx_path, out_dir, images: int | None = 100, cfg: FlowConfig | None = None,
-                quiet: bool = False):
-    """Run the build steps with verification after each; writes verify.json/.txt."""
+                quiet: bool = False, keep: dict | None = None):
+    """Run the build steps with verification after each; writes verify.json/.txt.
+    `keep` (a dict) receives the verifier callback ("check") to verify later steps with."""
     import sys
     from tqdm import tqdm
     if not Path(onnx_path).is_file():
@@ -96,12 +97,19 @@ def verify_flow(onnx_path, out_dir, images: int | None = 100, cfg: FlowConfig | 
         warnings.simplefilter("ignore")
         model = run_steps(onnx_path, cfg, prog)
     _save_text(out / "build.log", log.getvalue())
+    rep = _save_verify(out, ver, onnx_path, ["export"] + [step_name(f) for f in STEPS])
+    if keep is not None:
+        keep.update(check=prog, verifier=ver, log=log)
+    return model, rep
+
+
+def _save_verify(out: Path, ver: StepVerifier, onnx_path, steps: list[str]) -> dict:
     rep = ver.report()
     rep["onnx"] = str(onnx_path)
-    rep["step_list"] = ["export"] + [step_name(f) for f in STEPS]
+    rep["step_list"] = steps
     save_json(out / "verify.json", rep)
     _save_text(out / "verify.txt", format_report(rep) + "\n")
-    return model, rep
+    return rep
 
 
 def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float | None = None,
@@ -124,7 +132,8 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
     if folding and not Path(folding).is_file():
         raise BiRealError(f"folding file not found: {folding}")
     out = Path(out_dir)
-    parent, rep = verify_flow(onnx_path, out, images, quiet=quiet)
+    keep: dict = {}
+    parent, rep = verify_flow(onnx_path, out, images, quiet=quiet, keep=keep)
     if not rep["bit_exact"]:
         fd = rep["first_difference"]
         raise BiRealError(f"verification failed at step {fd['step']}, layer {fd['layer']} "
@@ -158,19 +167,57 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
     save_json(out / "folding_config.json", F.folding_config(child))
     est["folding"] = how
     est["target_fps"] = target_fps
+    save_json(out / "estimates_finn.json", est)
+    # RTL: this project's units + finn-rtllib, FIFOs sized, HDL written, verified again
+    rtl, rrep, rep = build_rtl(parent, child, out, b, clock, keep, onnx_path, quiet)
+    est = E.estimate(rtl, board, clock_mhz=clock)
+    est["folding"] = how
+    est["target_fps"] = target_fps
+    est["rtl"] = rrep
     save_json(out / "estimates.json", est)
     E.plot_estimates(est, out / "estimates.png")
     _save_text(out / "estimates.txt", E.format_estimates(est) + "\n")
     summary = {"onnx": str(onnx_path), "board": board, "clock_mhz": clock,
                "bit_exact": rep["bit_exact"], "images": rep["images"],
+               "part": b.part, "rtl_layers": len(rtl.graph.node),
+               "shortcuts_fused": sum(r["fused"] for r in rrep["shortcut_fusion"]),
                "est_fps": est["est_fps"], "bottleneck_cycles": est["bottleneck_cycles"],
                "bottleneck_layer": est.get("bottleneck_layer"), "fits": est.get("fits"),
                "folding": how, "seconds": round(time.time() - t0, 1),
-               "files": ["model_hw.onnx", "dataflow_model.onnx", "folding_config.json",
-                         "estimates.json", "estimates.png", "estimates.txt", "verify.json",
-                         "verify.txt", "build.log"]}
+               "files": ["model_hw.onnx", "dataflow_model.onnx", "rtl_model.onnx", "rtl/",
+                         "folding_config.json", "estimates.json", "estimates.png",
+                         "estimates.txt", "estimates_finn.json", "verify.json", "verify.txt",
+                         "build.log"]}
     save_json(out / "compile.json", summary)
     return summary
+
+
+def build_rtl(parent, child, out: Path, b, clock: float, keep: dict, onnx_path, quiet: bool):
+    """Folded FINN partition -> RTL graph (hw.rtl_flow), HDL in out/rtl/<layer>/, saved as
+    out/rtl_model.onnx, then verified against PyTorch like every build step ("rtl")."""
+    import copy
+    from qonnx.custom_op.registry import getCustomOp
+    from .rtl_flow import generate_rtl, python_exec, specialize_rtl
+    log = keep["log"]
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rtl, rrep = specialize_rtl(copy.deepcopy(child), b.part)
+        generate_rtl(rtl, out / "rtl", b.part, 1000.0 / clock)
+    python_exec(rtl)
+    _save_onnx(out / "rtl_model.onnx", rtl)
+    vparent = copy.deepcopy(parent)
+    getCustomOp(partition_node(vparent)).set_nodeattr("model", str((out / "rtl_model.onnx").resolve()))
+    keep["check"]("rtl", vparent)
+    _save_text(out / "build.log", log.getvalue())
+    rep = _save_verify(out, keep["verifier"], onnx_path,
+                       ["export"] + [step_name(f) for f in STEPS] + ["rtl"])
+    if not rep["bit_exact"]:
+        fd = rep["first_difference"]
+        raise BiRealError(f"the RTL graph differs from PyTorch at layer {fd['layer']} "
+                          f"(see {out / 'verify.json'})")
+    save_json(out / "rtl_report.json", rrep)
+    return rtl, rrep, rep
 
 
 def print_summary(s: dict, out: Path):

@@ -1,0 +1,63 @@
+"""`bireal` command line, sim stage: adds `sim` to hw.cli's commands and ends the default
+job with the simulated accelerator's verdict (the console entry point lives in the last stage).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from hw import cli as hw_cli
+from model import cli as model_cli
+
+
+def cmd_sim(a):
+    from .run import format_sim, simulate
+    res = simulate(a.build, images=a.images, backpressure=a.backpressure, seed=a.seed)
+    print(format_sim(res))
+    print(f"files        {Path(a.build) / 'sim.json'}")
+    if not res["bit_exact"]:
+        sys.exit(1)
+
+
+def add_commands(sub):
+    s = sub.add_parser("sim", help="cycle-accurate Verilator simulation of the compiled "
+                                   "accelerator, every output checked against PyTorch")
+    s.add_argument("--build", required=True, help="folder written by `bireal compile --out`")
+    s.add_argument("--images", type=int, default=100, help="frames to stream (default 100)")
+    s.add_argument("--backpressure", type=float, default=0.0,
+                   help="probability the output is not ready in a cycle (default 0)")
+    s.add_argument("--seed", type=int, default=1)
+    s.set_defaults(fn=cmd_sim)
+
+
+def cmd_run(a):
+    """Default job: model stage, FINN compile + RTL, then the simulated accelerator's verdict."""
+    from .run import format_sim, simulate
+    hw_cli.cmd_run(a)
+    out = Path(a.out) / "hw"
+    print(f"\n[sim] Verilator cycle-accurate simulation of the whole accelerator, "
+          f"{a.images} images -> {out / 'sim.json'}")
+    res = simulate(out, images=a.images)
+    print("\n== bireal verdict ==")
+    print(format_sim(res))
+    if not res["bit_exact"]:
+        sys.exit(1)
+
+
+def parser():
+    p = hw_cli.parser()
+    sub = next(x for x in p._actions if x.__class__.__name__ == "_SubParsersAction")
+    add_commands(sub)
+    run = sub.choices["run"]
+    run.set_defaults(fn=cmd_run)
+    run.description = ("default job: train -> export -> check -> FINN compile + RTL -> "
+                       "Verilator simulation verdict")
+    return p
+
+
+def main(argv=None):
+    model_cli.main(argv, parser)
+
+
+if __name__ == "__main__":
+    main()
