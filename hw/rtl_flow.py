@@ -6,6 +6,7 @@ Transformations in FINN's style (`apply(model) -> (model, modified)`):
   fit exact on every reachable input, otherwise the chain is left alone and reported).
 - ToProjectRTL: the units FINN has no RTL for (XNOR MVAU, 8-bit MVAU, DuplicateStreams,
   GlobalAccPool) become hw.ops nodes, keeping every attribute (folding included).
+- AbsorbBiasIntoIntMVAU: the FC layer's integer bias add goes into the IntMVAU accumulator.
 `specialize_rtl` runs them, lets FINN's SpecializeLayers pick finn-rtllib for the rest
 (Thresholding, FMPadding, sliding window, eltwise add), and inserts width converters and FIFOs.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 from onnx import helper
+from qonnx.core.datatype import DataType
 from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 from qonnx.transformation.general import GiveUniqueNodeNames
@@ -39,6 +41,27 @@ def _input_range(model, thr_node):
         return 0, int(getCustomOp(p).get_nodeattr("MW"))
     dt = model.get_tensor_datatype(thr_node.input[0])
     return int(dt.min()), int(dt.max())
+
+
+class XnorPopcountType(Transformation):
+    """An XNOR MVAU's output is a popcount in [0, MW]: type it UINT(ceil(log2(MW + 1))).
+
+    FINN's MinimizeAccumulatorWidth can leave a signed type too narrow for MW (INT10 for
+    MW = 864); Python execution does not mind, but the RTL would wrap and RoundAndClipThresholds
+    would clip the next thresholds to the wrong range."""
+
+    def apply(self, model):
+        for n in model.graph.node:
+            if n.op_type != "MVAU" or not getCustomOp(n).get_nodeattr("binaryXnorMode"):
+                continue
+            op = getCustomOp(n)
+            if not op.get_nodeattr("noActivation"):
+                continue
+            dt = DataType[f"UINT{max(1, int(op.get_nodeattr('MW')).bit_length())}"]
+            op.set_nodeattr("accDataType", dt.name)
+            op.set_nodeattr("outputDataType", dt.name)
+            model.set_tensor_datatype(n.output[0], dt)
+        return model, False
 
 
 class FuseShortcutAdd(Transformation):
@@ -155,6 +178,33 @@ class ToProjectRTL(Transformation):
         return model, changed
 
 
+class AbsorbBiasIntoIntMVAU(Transformation):
+    """IntMVAU_rtl -> ElementwiseAdd(per-channel integer constant)  ==>  IntMVAU_rtl with
+    `bias` (its accumulator starts at bias[c]); the output takes the add's (wider) type."""
+
+    def apply(self, model):
+        for add in model.graph.node:
+            if add.op_type != "ElementwiseAdd" or getCustomOp(add).get_nodeattr("rhs_style") != "const":
+                continue
+            mv = model.find_producer(add.input[0])
+            b = model.get_initializer(add.input[1])
+            if mv is None or mv.op_type != "IntMVAU_rtl" or len(model.find_consumers(mv.output[0])) != 1:
+                continue
+            op = getCustomOp(mv)
+            mh = op.get_nodeattr("MH")
+            b = np.broadcast_to(np.asarray(b).reshape(-1), (mh,))
+            if not np.array_equal(b, np.round(b)):
+                continue
+            odt = model.get_tensor_datatype(add.output[0])
+            op.set_nodeattr("bias", [int(v) for v in b])
+            op.set_nodeattr("outputDataType", odt.name)
+            op.set_nodeattr("accDataType", odt.name)
+            mv.output[0] = add.output[0]
+            model.graph.node.remove(add)
+            return model.transform(InferShapes()).transform(InferDataTypes()), True
+        return model, False
+
+
 def is_rtl(node) -> bool:
     return node.domain == DOMAIN or node.op_type.endswith("_rtl")
 
@@ -167,9 +217,10 @@ def specialize_rtl(model, part: str):
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 
+    model = model.transform(XnorPopcountType())
     model = model.transform(RoundAndClipThresholds())       # integer thresholds (exact: x is integer)
     fuse = FuseShortcutAdd()
-    model = model.transform(fuse).transform(ToProjectRTL())
+    model = model.transform(fuse).transform(ToProjectRTL()).transform(AbsorbBiasIntoIntMVAU())
     for n in model.graph.node:
         if n.domain == "finn.custom_op.fpgadataflow" and n.op_type in FINN_RTL:
             getCustomOp(n).set_nodeattr("preferred_impl_style", "rtl")
@@ -181,6 +232,10 @@ def specialize_rtl(model, part: str):
         if n.domain == "finn.custom_op.fpgadataflow" and n.op_type in FINN_RTL:
             getCustomOp(n).set_nodeattr("preferred_impl_style", "rtl")
     model = model.transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
+    for n in model.graph.node:              # deep (fork) FIFOs in block RAM, shallow in LUTs
+        if n.op_type == "StreamingFIFO_rtl":
+            op = getCustomOp(n)
+            op.set_nodeattr("ram_style", "block" if op.get_nodeattr("depth") > 256 else "distributed")
     model = model.transform(InferShapes()).transform(InferDataTypes())
     left = [f"{n.name} ({n.op_type})" for n in model.graph.node if not is_rtl(n)]
     if left:
@@ -263,10 +318,31 @@ def python_exec(model):
     return model
 
 
+def finn_settings(build_dir):
+    """FINN's global settings (finn-rtllib path, build dir): outside FINN's CLI they must be
+    initialised; the dummy settings put FINN's build dir under `build_dir`/FINN_TMP."""
+    import os
+    from pathlib import Path
+
+    from finn.util import settings
+    try:
+        return settings.get_settings()
+    except Exception:  # noqa: BLE001 - FINNUserError: not started through FINN's CLI
+        cwd = os.getcwd()
+        Path(build_dir).mkdir(parents=True, exist_ok=True)
+        os.chdir(build_dir)
+        try:
+            settings.initialize_dummy_settings()
+        finally:
+            os.chdir(cwd)
+        return settings.get_settings()
+
+
 def generate_rtl(model, outdir, part: str, clk_ns: float):
     """Write each node's HDL (+ memory files) to outdir/<node>/ (FINN's generate_hdl)."""
     from pathlib import Path
 
+    finn_settings(Path(outdir).resolve())
     for n in model.graph.node:
         op = getCustomOp(n)
         d = Path(outdir) / n.name

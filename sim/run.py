@@ -54,8 +54,8 @@ def host_tail(parent: ModelWrapper, part_out: np.ndarray) -> np.ndarray:
     for n in parent.graph.node:
         if started:
             for o in n.output:
-                ctx.setdefault(o, None)
-            execute_node(n, ctx, parent.graph)
+                ctx.setdefault(o, np.zeros(parent.get_tensor_shape(o), dtype=np.float32))
+            execute_node(n, ctx, parent.graph, parent.model.opset_import[0].version)
         started |= n is sdp or n.name == sdp.name
     return ctx[parent.graph.output[0].name]
 

@@ -20,6 +20,32 @@ from model.errors import BiRealError
 
 TOP = "bireal_top"
 
+# Verilator 5.48 cannot constant-evaluate finn-rtllib fifo.sv's struct-valued INIT_ABITS()
+# ("can't determine constant for FUNCREF"). The copy in the sim folder (never the installed
+# file) gets the same computation as two int-valued functions; `fixups` in the result lists it.
+_FIFO_ABITS = re.compile(r"typedef struct \{\s*int unsigned\s+lo;\s*int unsigned\s+hi;\s*\}"
+                         r"\s*abits_t;.*?localparam abits_t\s+ABITS\s*=\s*INIT_ABITS\(\);", re.S)
+_FIFO_ABITS_NEW = """function int unsigned INIT_ABITS_LO();
+		automatic int unsigned lo = $clog2(DEPTH_REQ);
+		if(lo > MIN_ABITS && $clog2(DEPTH_REQ - 2**(lo-1)) < lo - 1)  return  lo - 1;
+		return  lo;
+	endfunction
+	function int unsigned INIT_ABITS_HI();
+		automatic int unsigned lo = $clog2(DEPTH_REQ);
+		automatic int unsigned hi = $clog2(DEPTH_REQ - 2**(lo-1));
+		if(lo > MIN_ABITS && hi < lo - 1)  return  hi < 1? 1 : hi;
+		return  0;
+	endfunction
+	localparam int unsigned  ABITS_LO = INIT_ABITS_LO();
+	localparam int unsigned  ABITS_HI = INIT_ABITS_HI();"""
+
+
+def _fixup(name: str, text: str) -> str:
+    if name == "fifo.sv" and _FIFO_ABITS.search(text):
+        text = _FIFO_ABITS.sub(lambda m: _FIFO_ABITS_NEW, text)
+        text = text.replace("ABITS.lo", "ABITS_LO").replace("ABITS.hi", "ABITS_HI")
+    return text
+
 
 @dataclass
 class Edge:
@@ -38,6 +64,7 @@ class Stitched:
     in_width: int
     out_width: int
     edges: list[Edge] = field(default_factory=list)     # internal edges, dbg bit order
+    fixups: list[str] = field(default_factory=list)     # copied files patched for Verilator
 
     @property
     def n_dbg(self) -> int:
@@ -61,7 +88,7 @@ def _ports(op, node):
 
 
 def _copy_sources(model, workdir: Path):
-    srcs, mems, seen = [], [], {}
+    srcs, mems, seen, fixups = [], [], {}, []
     for n in model.graph.node:
         op = getCustomOp(n)
         code_dir = op.get_nodeattr("code_gen_dir_ipgen")
@@ -74,7 +101,11 @@ def _copy_sources(model, workdir: Path):
                     raise BiRealError(f"two different HDL files named {f.name} ({n.name})")
                 continue
             seen[f.name] = f.read_bytes()
-            shutil.copyfile(f, workdir / f.name)
+            text = f.read_text()
+            fixed = _fixup(f.name, text)
+            if fixed != text:
+                fixups.append(f.name)
+            (workdir / f.name).write_text(fixed)
             srcs.append(workdir / f.name)
         for pat in ("*.dat", "*.mem"):
             for f in sorted(Path(code_dir).glob(pat)):
@@ -82,17 +113,19 @@ def _copy_sources(model, workdir: Path):
                 mems.append(workdir / f.name)
     # packages first (swg_pkg.sv, mvu_pkg.sv), then everything else in first-seen order
     srcs.sort(key=lambda p: 0 if p.stem.endswith("_pkg") else 1)
-    return srcs, mems
+    return srcs, mems, fixups
 
 
 def stitch(model, workdir) -> Stitched:
     """Write workdir/bireal_top.sv (+ copied sources) for the RTL-only partition `model`."""
+    from hw.rtl_flow import finn_settings
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
+    finn_settings(workdir.resolve())
     g = model.graph
     if len(g.input) != 1 or len(g.output) != 1:
         raise BiRealError("the dataflow partition must have one input and one output stream")
-    srcs, mems = _copy_sources(model, workdir)
+    srcs, mems, fixups = _copy_sources(model, workdir)
     gin, gout = g.input[0].name, g.output[0].name
     width, prod, cons = {}, {gin: "input"}, {gout: "output"}
     body, inst = [], []
@@ -154,7 +187,7 @@ def stitch(model, workdir) -> Stitched:
     tmp = workdir / f"{TOP}.sv.tmp"
     tmp.write_text(text)
     tmp.replace(workdir / f"{TOP}.sv")
-    return Stitched(workdir, TOP, srcs + [workdir / f"{TOP}.sv"], mems, win, wout, edges)
+    return Stitched(workdir, TOP, srcs + [workdir / f"{TOP}.sv"], mems, win, wout, edges, fixups)
 
 
 def stall_report(st: Stitched, dbg_valid: int, dbg_ready: int) -> list[str]:

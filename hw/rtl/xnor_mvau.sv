@@ -1,0 +1,271 @@
+// bireal_xnor_mvau: FINN MVAU with binaryXnorMode=1 (binary activations x binary weights).
+//
+//   acc[c] = sum_{i<MW} XNOR(x[i], W[i][c])            (number of matching bits, 0..MW)
+//   out[c] = NO_ACT ? acc[c] : (acc[c] >= T[c])         (c = nf*PE + p)
+//
+// Folding: an input vector is SF = MW/SIMD words of SIMD bits (element sf*SIMD+s at bit s);
+// the unit emits NF = MH/PE output words per vector (lane p at bits [p*OB +: OB]).
+// Order per vector: for nf in 0..NF-1, for sf in 0..SF-1 (one fold step per clock). Input
+// words are consumed during nf=0 and replayed from a small buffer for nf>0, so a vector
+// takes exactly NF*SF cycles and vectors follow each other without bubbles.
+// Weight memory: NF*SF words of PE*SIMD bits, word nf*SF+sf, bit p*SIMD+s = W[sf*SIMD+s][nf*PE+p].
+// Threshold memory (NO_ACT=0): NF words of PE*TW bits, lane p = T[nf*PE+p] clipped to 0..MW+1.
+//
+// Datapath (free running, no clock enables): issue -> x/w registers -> XNOR + 3-lane count in
+// LUT6s -> binary adder tree (a register every second level) -> accumulator -> output FIFO.
+// Flow control is credit based: a fold step that completes an output word is only issued
+// while fewer than DEPTH output words are in flight or waiting, so the FIFO never overflows
+// and TREADY of the input never depends on TREADY of the output combinationally.
+module bireal_xnor_mvau #(
+  parameter int MW = 64,
+  parameter int MH = 16,
+  parameter int PE = 4,
+  parameter int SIMD = 16,
+  parameter int NO_ACT = 1,           // 1: output the accumulator, 0: one threshold per channel
+  parameter int OB = 8,               // output bits per lane (1 when NO_ACT=0)
+  parameter int IN_W = ((SIMD + 7) / 8) * 8,
+  parameter int OUT_W = ((PE * OB + 7) / 8) * 8,
+  parameter WEIGHT_FILE = "",            // $readmemh files (no directory); "" = none
+  parameter THRESH_FILE = "",
+  parameter RAM_STYLE = "auto",
+  parameter THR_RAM_STYLE = "distributed"
+) (
+  input  wire               ap_clk,
+  input  wire               ap_rst_n,
+  input  wire [IN_W-1:0]    in0_V_TDATA,
+  input  wire               in0_V_TVALID,
+  output wire               in0_V_TREADY,
+  output wire [OUT_W-1:0]   out0_V_TDATA,
+  output wire               out0_V_TVALID,
+  input  wire               out0_V_TREADY
+);
+  localparam int SF = MW / SIMD;
+  localparam int NF = MH / PE;
+  localparam int WD = NF * SF;                       // weight memory depth
+  localparam int AW = (WD > 1) ? $clog2(WD) : 1;
+  localparam int XQ_W = SIMD;
+  localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
+  localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
+  localparam int ACC_W = $clog2(MW + 1);             // accumulator 0..MW
+  localparam int TW = $clog2(MW + 2);                // threshold 0..MW+1
+  localparam int N1 = (SIMD + 2) / 3;                // 3-lane groups (tree leaves)
+  localparam int NL = $clog2(N1);                    // adder tree levels above the leaves
+  localparam int SW = $clog2(SIMD + 1);              // width of tree nodes
+  localparam int TREE_LAT = (NL + 1) / 2 + 1;        // registered tree levels (see below)
+  localparam int LAT = TREE_LAT + 3;                 // issue -> FIFO write (cycles)
+  localparam int DEPTH = LAT + 2;                    // output FIFO / credit
+  localparam int CW = $clog2(DEPTH + 1);
+  localparam int PW = (DEPTH > 1) ? $clog2(DEPTH) : 1;
+
+  wire rst = !ap_rst_n;
+
+  // ---------------- issue control -------------------------------------------------------
+  reg [SFW-1:0] sf;
+  reg [NFW-1:0] nf;
+  reg [AW-1:0]  wa;                                  // = nf*SF + sf
+  reg [CW-1:0]  pending;                             // output words issued, not yet taken
+  wire last_step = (sf == SF - 1);
+  wire credit = (pending < DEPTH);
+  wire need_in = (nf == 0);
+  wire step_ok = !last_step || credit;
+  assign in0_V_TREADY = need_in && step_ok;
+  wire fire = step_ok && (!need_in || in0_V_TVALID);
+  wire out_hs = out0_V_TVALID && out0_V_TREADY;
+
+  always @(posedge ap_clk) begin
+    if (rst) begin
+      sf <= 0; nf <= 0; wa <= 0;
+    end else if (fire) begin
+      if (last_step) begin
+        sf <= 0;
+        if (nf == NF - 1) begin nf <= 0; wa <= 0; end
+        else begin nf <= nf + 1'b1; wa <= wa + 1'b1; end
+      end else begin
+        sf <= sf + 1'b1; wa <= wa + 1'b1;
+      end
+    end
+  end
+
+  always @(posedge ap_clk) begin
+    if (rst) pending <= 0;
+    else pending <= pending + (fire && last_step) - out_hs;
+  end
+
+  // ---------------- input word: from the stream (nf=0) or replayed (nf>0) ---------------
+  wire [SIMD-1:0] x_in = in0_V_TDATA[SIMD-1:0];
+  wire [SIMD-1:0] x_sel;
+  generate
+    if (NF > 1) begin : g_buf
+      reg [SIMD-1:0] ibuf [0:SF-1];
+      always @(posedge ap_clk) if (fire && need_in) ibuf[sf] <= x_in;
+      assign x_sel = need_in ? x_in : ibuf[sf];
+    end else begin : g_nobuf
+      assign x_sel = x_in;
+    end
+  endgenerate
+
+  // ---------------- stage A: x / weight registers ----------------------------------------
+  // weight ROM, read every cycle at wa (the data belongs to the step issued at this edge).
+  // Yosys cannot put a ROM into LUTRAM (ram_style "distributed" is a mapping error there),
+  // so under Yosys a distributed ROM is plain LUT logic ("logic"), which it is in Vivado too.
+  reg [PE*SIMD-1:0] w_q;
+  reg [XQ_W-1:0] x_q;
+  always @(posedge ap_clk) x_q <= x_sel;
+  generate
+    if (RAM_STYLE == "distributed") begin : g_wlut
+`ifdef YOSYS
+      (* ram_style = "logic" *)
+`else
+      (* ram_style = "distributed", rom_style = "distributed" *)
+`endif
+      reg [PE*SIMD-1:0] wmem [0:WD-1];
+      if (WEIGHT_FILE != "") begin : g_winit
+        initial $readmemh(WEIGHT_FILE, wmem);
+      end
+      always @(posedge ap_clk) w_q <= wmem[wa];
+    end else begin : g_wmem
+      (* ram_style = RAM_STYLE, rom_style = RAM_STYLE *) reg [PE*SIMD-1:0] wmem [0:WD-1];
+      if (WEIGHT_FILE != "") begin : g_winit
+        initial $readmemh(WEIGHT_FILE, wmem);
+      end
+      always @(posedge ap_clk) w_q <= wmem[wa];
+    end
+  endgenerate
+
+  // control flags travel with the data: {valid, first, last, nf}
+  localparam int FW = 3 + NFW;
+  reg [(TREE_LAT+1)*FW-1:0] flags;                    // flags[0 +: FW] = stage A
+  always @(posedge ap_clk) begin
+    if (rst) flags <= 0;
+    else flags <= {flags[TREE_LAT*FW-1:0], fire, sf == 0, last_step, nf};
+  end
+
+  // ---------------- XNOR popcount trees, one per PE lane ---------------------------------
+  // leaves (level 0): 3 lanes -> 2-bit count (6 inputs per output bit: one LUT6 each);
+  // level l (1..NL) adds pairs of level l-1 nodes (carry chains); levels 0, even l and NL
+  // are registered, which gives TREE_LAT = (NL+1)/2 + 1 register stages.
+  wire [PE*SW-1:0] psum;                             // registered tree outputs
+  genvar p, l, j, k;
+  generate
+    for (p = 0; p < PE; p = p + 1) begin : g_pe
+      wire [(NL+1)*N1*SW-1:0] t;                      // node j of level l at (l*N1+j)*SW
+      for (j = 0; j < N1; j = j + 1) begin : g_leaf
+        wire [2:0] xs, ws;
+        for (k = 0; k < 3; k = k + 1) begin : g_m
+          if (3 * j + k < SIMD) begin : g_in
+            assign xs[k] = x_q[3*j+k];
+            assign ws[k] = w_q[p*SIMD + 3*j + k];
+          end else begin : g_pad                     // x=0, w=1: XNOR = 0, adds nothing
+            assign xs[k] = 1'b0;
+            assign ws[k] = 1'b1;
+          end
+        end
+        wire [1:0] c;
+        bireal_xnor_popcount3 u_cnt (.x(xs), .w(ws), .c(c));
+        reg [1:0] r;                                 // leaves are always registered
+        always @(posedge ap_clk) r <= c;
+        assign t[((0)*N1+j)*SW +: SW] = r;
+      end
+      for (l = 1; l <= NL; l = l + 1) begin : g_lvl
+        for (j = 0; j < ((N1 + (1 << l) - 1) >> l); j = j + 1) begin : g_node
+          wire [SW-1:0] s;
+          if (2 * j + 1 < ((N1 + (1 << (l - 1)) - 1) >> (l - 1))) begin : g_add
+            assign s = t[((l-1)*N1+2*j)*SW +: SW] + t[((l-1)*N1+2*j+1)*SW +: SW];
+          end else begin : g_pass
+            assign s = t[((l-1)*N1+2*j)*SW +: SW];
+          end
+          if ((l % 2 == 0) || (l == NL)) begin : g_r
+            reg [SW-1:0] r;
+            always @(posedge ap_clk) r <= s;
+            assign t[((l)*N1+j)*SW +: SW] = r;
+          end else begin : g_c
+            assign t[((l)*N1+j)*SW +: SW] = s;
+          end
+        end
+      end
+      assign psum[p*SW +: SW] = t[((NL)*N1+0)*SW +: SW];
+    end
+  endgenerate
+
+  // ---------------- accumulate over the SF fold steps ------------------------------------
+  wire [FW-1:0] fS = flags[TREE_LAT*FW +: FW];
+  wire vS = fS[FW-1], firstS = fS[FW-2], lastS = fS[FW-3];
+  wire [NFW-1:0] nfS = fS[NFW-1:0];
+  reg  [PE*ACC_W-1:0] acc;
+  wire [PE*ACC_W-1:0] acc_next;
+  generate
+    for (p = 0; p < PE; p = p + 1) begin : g_acc
+      assign acc_next[p*ACC_W +: ACC_W] =
+          (firstS ? {ACC_W{1'b0}} : acc[p*ACC_W +: ACC_W]) + psum[p*SW +: SW];
+    end
+  endgenerate
+  reg [PE*ACC_W-1:0] res;
+  reg                res_v;
+  always @(posedge ap_clk) begin
+    if (vS) acc <= acc_next;
+    res <= acc_next;
+    res_v <= !rst && vS && lastS;
+  end
+
+  // ---------------- output: accumulator or threshold bit ---------------------------------
+  wire [PE*OB-1:0] res_out;
+  generate
+    if (NO_ACT != 0) begin : g_noact
+      for (p = 0; p < PE; p = p + 1) begin : g_o
+        assign res_out[p*OB +: OB] = res[p*ACC_W +: ACC_W];  // zero-extended
+      end
+    end else begin : g_thr
+      reg [PE*TW-1:0] thr_q;                           // threshold ROM (see the weight ROM)
+      if (THR_RAM_STYLE == "distributed") begin : g_tlut
+`ifdef YOSYS
+        (* ram_style = "logic" *)
+`else
+        (* ram_style = "distributed", rom_style = "distributed" *)
+`endif
+        reg [PE*TW-1:0] tmem [0:NF-1];
+        if (THRESH_FILE != "") begin : g_tinit
+          initial $readmemh(THRESH_FILE, tmem);
+        end
+        always @(posedge ap_clk) thr_q <= tmem[nfS];
+      end else begin : g_tmem
+        (* ram_style = THR_RAM_STYLE, rom_style = THR_RAM_STYLE *) reg [PE*TW-1:0] tmem [0:NF-1];
+        if (THRESH_FILE != "") begin : g_tinit
+          initial $readmemh(THRESH_FILE, tmem);
+        end
+        always @(posedge ap_clk) thr_q <= tmem[nfS];
+      end
+      for (p = 0; p < PE; p = p + 1) begin : g_o
+        assign res_out[p] = ({1'b0, res[p*ACC_W +: ACC_W]} >= {1'b0, thr_q[p*TW +: TW]});
+      end
+    end
+  endgenerate
+
+  // ---------------- output FIFO (DEPTH words; credit guarantees no overflow) ------------
+  reg [PE*OB-1:0] fifo [0:DEPTH-1];
+  reg [PW-1:0] wp, rp;
+  reg [CW-1:0] cnt;
+  always @(posedge ap_clk) begin
+    if (res_v) fifo[wp] <= res_out;
+    if (rst) begin
+      wp <= 0; rp <= 0; cnt <= 0;
+    end else begin
+      if (res_v) wp <= (wp == DEPTH - 1) ? 0 : wp + 1'b1;
+      if (out_hs) rp <= (rp == DEPTH - 1) ? 0 : rp + 1'b1;
+      cnt <= cnt + res_v - out_hs;
+    end
+  end
+  assign out0_V_TVALID = (cnt != 0);
+  assign out0_V_TDATA = fifo[rp];                    // zero-extended to OUT_W
+endmodule
+
+// popcount(XNOR(x, w)) of 3 lanes: 2 outputs of 6 inputs each = two LUT6. A module of its own
+// so that synthesis tools keeping the hierarchy (Yosys) map it alone: flattened, ABC shares
+// an XOR between the two outputs and spends 3 LUTs instead of 2.
+module bireal_xnor_popcount3 (
+  input  wire [2:0] x,
+  input  wire [2:0] w,
+  output wire [1:0] c
+);
+  wire [2:0] m = ~(x ^ w);
+  assign c = {(m[0] & m[1]) | (m[0] & m[2]) | (m[1] & m[2]), m[0] ^ m[1] ^ m[2]};
+endmodule

@@ -1,0 +1,169 @@
+"""XnorMVAU_rtl (hw/rtl/xnor_mvau.sv) against FINN's MVAU numpy model (binaryXnorMode=1) in
+Verilator: acc[c] = popcount XNOR(x, W[:, c]); out = acc or (acc >= T[c]).
+Folding PE=SIMD=1, partial folds (SIMD not a multiple of 3), fully parallel, a deep popcount
+tree (SIMD=64), threshold output (BINARY and BIPOLAR); random stalls and stall-free II=1 runs."""
+import re
+import shutil
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.custom_op.registry import getCustomOp
+
+# tests/ for `rtl.runner`, tests/rtl for the simulator's import of tb_axis (see runner.py)
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent / "rtl"))
+from rtl.runner import pack_words, run_unit  # noqa: E402
+
+from hw.ops.xnor_mvau import XnorMVAU_rtl  # noqa: E402
+
+
+def make_model(name, mw, mh, pe, simd, vecs, rng, odt="UINT16", thresholds=None):
+    """One XnorMVAU_rtl node as created from a FINN MVAU node (all MVAU attributes)."""
+    act = thresholds is not None
+    ins = ["inp", "weights"] + (["thresh"] if act else [])
+    node = helper.make_node(
+        "XnorMVAU_rtl", ins, ["outp"], name=name, domain="hw.ops", backend="fpgadataflow",
+        MW=mw, MH=mh, PE=pe, SIMD=simd, binaryXnorMode=1, noActivation=0 if act else 1,
+        numInputVectors=list(vecs), inputDataType="BINARY", weightDataType="BINARY",
+        outputDataType=odt, ActVal=0, mem_mode="internal_decoupled", ram_style="auto")
+    graph = helper.make_graph(
+        [node], "g", [helper.make_tensor_value_info("inp", TensorProto.FLOAT, list(vecs) + [mw])],
+        [helper.make_tensor_value_info("outp", TensorProto.FLOAT, list(vecs) + [mh])])
+    model = ModelWrapper(helper.make_model(graph))
+    model.set_tensor_datatype("inp", DataType["BINARY"])
+    model.set_tensor_datatype("outp", DataType[odt])
+    model.set_initializer("weights", rng.integers(0, 2, (mw, mh)).astype(np.float32))
+    model.set_tensor_datatype("weights", DataType["BINARY"])
+    if act:
+        model.set_initializer("thresh", np.asarray(thresholds, dtype=np.float32).reshape(-1, 1))
+    return model
+
+
+def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, odt="UINT16", act=False,
+             frames=1):
+    rng = np.random.default_rng(seed)
+    thr = None
+    if act:  # thresholds around MW/2, some fractional, some below 0 / above MW
+        thr = np.round(rng.normal(mw / 2, mw / 6, mh) * 2) / 2
+        thr[:2] = [-1, mw + 2]
+    model = make_model(f"xmvau_{seed}", mw, mh, pe, simd, vecs, rng, odt, thr)
+    node = model.graph.node[0]
+    op = getCustomOp(node)
+    assert isinstance(op, XnorMVAU_rtl)
+    op.set_nodeattr("code_gen_dir_ipgen", str(tmp_path / "gen"))
+    op.verify_node()
+    intf = op.get_verilog_top_module_intf_names()
+    assert [n for n, _ in intf["s_axis"]] == ["in0_V"] and [n for n, _ in intf["m_axis"]] == ["out0_V"]
+    ins, outs, ys = [], [], []
+    for _ in range(frames):
+        x = rng.integers(0, 2, list(vecs) + [mw]).astype(np.float32)
+        y = execute_onnx(model, {"inp": x})["outp"]  # FINN's MVAU.execute_node (golden)
+        if DataType[odt] == DataType["BIPOLAR"]:
+            y = (y + 1) / 2  # FINN packs BIPOLAR -1/+1 as bit 0/1
+        ys.append(y)
+        ins += pack_words(x.reshape(-1, simd), 1)
+        outs += pack_words(y.reshape(-1, pe), op.out_bits())
+    yall = np.concatenate([y.reshape(-1) for y in ys])
+    if act:
+        assert 0 < yall.mean() < 1, "threshold outputs all equal"
+    op.generate_hdl(model, "xc7z020clg400-1", 10.0)
+    build = tmp_path / "sim"
+    build.mkdir()
+    for f in op.get_mem_file_list():
+        shutil.copy(f, build)
+    run_unit(top=node.name, sources=op.get_rtl_file_list(abspath=True), params={},
+             inputs={"in0_V": ins}, outputs={"out0_V": outs}, build_dir=build, stall=stall,
+             seed=seed, timeout_cycles=500)
+    return op, build, frames * op.get_exp_cycles()
+
+
+def test_golden_and_errors():
+    """The golden by hand on a 3x2 case; checks name the node and the value."""
+    rng = np.random.default_rng(0)
+    model = make_model("g0", 3, 2, 1, 3, [1], rng)
+    model.set_initializer("weights", np.array([[1, 0], [1, 1], [0, 0]], np.float32))
+    y = execute_onnx(model, {"inp": np.array([[1, 0, 0]], np.float32)})["outp"]
+    assert y.tolist() == [[2, 1]]  # matches: (1,0,1) -> 2 ; (0,0,1) -> 1
+    op = getCustomOp(model.graph.node[0])
+    assert op.get_exp_cycles() == 2
+    for attrs, msg in [
+        (dict(PE=3), "bad.*PE=3 must divide MH=2"),
+        (dict(SIMD=2), "bad.*SIMD=2 must divide MW=3"),
+        (dict(binaryXnorMode=0), "bad.*binaryXnorMode=1"),
+        (dict(inputDataType="INT8"), "bad.*BINARY inputs, got INT8"),
+        (dict(outputDataType="INT2"), "bad.*INT2 cannot hold the popcount 0..MW=3"),
+    ]:
+        m = make_model("bad", 3, 2, 1, 3, [1], rng)
+        bop = getCustomOp(m.graph.node[0])
+        for k, v in attrs.items():
+            bop.set_nodeattr(k, v)
+        with pytest.raises(ValueError, match=msg):
+            bop.verify_node()
+
+
+def test_estimates():
+    rng = np.random.default_rng(0)
+    op = getCustomOp(make_model("e0", 576, 64, 16, 64, [1], rng).graph.node[0])
+    assert op.dsp_estimation(None) == 0
+    assert 1.4 * 1024 < op.lut_estimation(None) < 2.5 * 1024
+    # 36 words x 1024 bits in block RAM: 1024/36 -> 29 RAMB18 (512 x 36 each)
+    assert op.bram_estimation(None) == 29 and op.uram_estimation(None) == 0
+
+
+def cycles_of(build: Path) -> int:
+    return int(re.search(r"case passed in (\d+) cycles", (build / "test.log").read_text())[1])
+
+
+def test_xnor_pe1_simd1_stalls(tmp_path):
+    run_case(tmp_path, mw=8, mh=4, pe=1, simd=1, vecs=[3], stall=0.3, seed=1)
+
+
+def test_xnor_partial_fold_stalls(tmp_path):
+    """PE=4 < MH, SIMD=16 < MW (16 lanes: a padded 3-lane group), 2 frames of 4 vectors."""
+    run_case(tmp_path, mw=64, mh=16, pe=4, simd=16, vecs=[1, 2, 2], stall=0.3, seed=2,
+             odt="UINT7", frames=2)
+
+
+def test_xnor_partial_fold_ii1(tmp_path):
+    """No stalls: NF*SF cycles per vector, back to back (II=1 per fold step)."""
+    op, build, exp = run_case(tmp_path, mw=48, mh=16, pe=4, simd=12, vecs=[1, 2, 2],
+                              stall=0.0, seed=3, odt="UINT7", frames=2)
+    # + pipeline latency (~6) + the 20 cycles tb_axis watches for extra words
+    assert exp <= cycles_of(build) <= exp + 20 + 12, f"{cycles_of(build)} cycles for {exp} steps"
+
+
+def test_xnor_fully_parallel_ii1(tmp_path):
+    """PE=MH, SIMD=MW (one fold step per vector, padded stream widths), no stalls."""
+    op, build, exp = run_case(tmp_path, mw=20, mh=6, pe=6, simd=20, vecs=[40], stall=0.0,
+                              seed=4, odt="INT8")
+    assert exp <= cycles_of(build) <= exp + 20 + 12, f"{cycles_of(build)} cycles for {exp} steps"
+
+
+def test_xnor_thresholds_deep_tree_stalls(tmp_path):
+    """noActivation=0 (out = acc >= T; fractional T, T < 0, T > MW), SIMD=64 (5 tree levels).
+    SF=1, NF=4: one input word makes 4 output words, so output stalls back up into the core
+    (exercises the output credit / FIFO)."""
+    run_case(tmp_path, mw=64, mh=8, pe=2, simd=64, vecs=[1, 4, 6], stall=0.3, seed=6,
+             odt="BINARY", act=True)
+
+
+def test_xnor_thresholds_bipolar_same_hw(tmp_path):
+    """BIPOLAR threshold output (-1/+1, packed 0/1) needs the same core and files as BINARY."""
+    texts = []  # (core parameters, memory files, output bits) per output type
+    for odt in ("BINARY", "BIPOLAR"):
+        rng = np.random.default_rng(7)
+        model = make_model("bp", 36, 8, 8, 9, [5], rng, odt, np.arange(8) * 4.5 - 1)
+        op = getCustomOp(model.graph.node[0])
+        op.verify_node()
+        x = rng.integers(0, 2, (5, 36)).astype(np.float32)
+        y = execute_onnx(model, {"inp": x})["outp"]
+        bits = (y + 1) / 2 if odt == "BIPOLAR" else y
+        texts.append((op.core_params(model), op.mem_files(model), bits))
+    assert texts[0][0] == texts[1][0] and texts[0][1] == texts[1][1]
+    assert np.array_equal(texts[0][2], texts[1][2])
