@@ -147,6 +147,9 @@ def simulate(build_dir, images: int = 100, backpressure: float = 0.0, seed: int 
     from hw.compile import load_golden
     if not 0.0 <= backpressure < 1.0:
         raise BiRealError(f"--backpressure must be in [0, 1), got {backpressure}")
+    if not (Path(build_dir) / "fifo_sizing.json").is_file():
+        from .fifo_sizing import size_fifos
+        size_fifos(build_dir, quiet=quiet)
     d = Design(build_dir)
     onnx = Path(d.info["onnx"])
     gi, go = load_golden(onnx, images)

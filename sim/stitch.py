@@ -128,7 +128,7 @@ def stitch(model, workdir) -> Stitched:
     srcs, mems, fixups = _copy_sources(model, workdir)
     gin, gout = g.input[0].name, g.output[0].name
     width, prod, cons = {}, {gin: "input"}, {gout: "output"}
-    body, inst = [], []
+    body, inst, fifos = [], [], []
     for n in g.node:
         op = getCustomOp(n)
         ins, outs = _ports(op, n)
@@ -149,6 +149,10 @@ def stitch(model, workdir) -> Stitched:
                                   f"{width[t]} bits (missing width converter)")
             width[t] = w
             conns += [f".{port}_{s}({wire(t)}_{s})" for s in ("TDATA", "TVALID", "TREADY")]
+        if n.op_type == "StreamingFIFO_rtl":          # occupancy monitor (FIFO sizing)
+            fifos.append(n.name)
+            body.append(f"  wire [31:0] {n.name}_maxcount;")
+            conns.append(f".maxcount({n.name}_maxcount)")
         inst.append(f"  {n.name} {n.name}_i (\n    " + ",\n    ".join(conns) + "\n  );")
     for t in list(width):
         if t not in prod or t not in cons:
@@ -171,6 +175,18 @@ def stitch(model, workdir) -> Stitched:
         taps += [f"  integer tap_{k}; initial tap_{k} = $fopen(\"tap_{k}.hex\", \"w\");",
                  f"  always @(posedge ap_clk) if (ap_rst_n && {wire(e.tensor)}_TVALID && {wire(e.tensor)}_TREADY)"
                  f" begin $fwrite(tap_{k}, \"%h\\n\", {wire(e.tensor)}_TDATA); $fflush(tap_{k}); end"]
+    taps.append("`endif")
+    # per-stream cycle counters (+define+BIREAL_PERF): transfers, and cycles with data waiting
+    # on a consumer that is not ready; printed at the end of the simulation
+    taps.append("`ifdef BIREAL_PERF")
+    for k, e in enumerate(edges):
+        w = wire(e.tensor)
+        taps += [f"  longint perf_x_{k} = 0, perf_b_{k} = 0;",
+                 f"  always @(posedge ap_clk) if (ap_rst_n) begin if ({w}_TVALID && {w}_TREADY) "
+                 f"perf_x_{k} <= perf_x_{k} + 1; if ({w}_TVALID && !{w}_TREADY) "
+                 f"perf_b_{k} <= perf_b_{k} + 1; end",
+                 f"  final $display(\"PERF {k} %0d %0d\", perf_x_{k}, perf_b_{k});"]
+    taps += [f"  final $display(\"FIFOMAX {f} %0d\", {f}_maxcount);" for f in fifos]
     taps.append("`endif")
     win, wout = width[gin], width[gout]
     text = (

@@ -263,4 +263,4 @@ def run(
                   cycles_per_second=summary["cycles_per_second"], stalled=r.returncode != 0,
                   stall=stall, frames_in=summary["frames_in"], frames_out=summary["frames_out"],
                   words_in=summary["words_in"], words_out=summary["words_out"],
-                  extra={"stderr": r.stderr} if r.stderr else {})
+                  extra={"stderr": r.stderr, "stdout": r.stdout})

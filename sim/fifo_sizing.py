@@ -1,0 +1,113 @@
+"""FIFO depths from simulation, FINN's method (its set_fifo_depths with rtlsim) in Verilator.
+
+`bireal compile` gives every FIFO a depth that cannot deadlock (hw.rtl_flow derives the
+residual-fork FIFOs from the other branch's buffer capacity) but not one that sustains full
+throughput: bursty units (an MVAU emits PE lanes per fold, a fork waits for its join) need
+slack. Here every FIFO is made deep (two frames of its stream), a few frames are streamed
+through the stitched design at the bottleneck's rate, and each FIFO's maximum occupancy (finn-rtllib's `maxcount`) is
+read; the depth becomes max(derived depth, max occupancy + 2). DIR/rtl_model.onnx and the
+FIFOs' HDL are updated in place and DIR/fifo_sizing.json records every number.
+"""
+from __future__ import annotations
+
+import copy
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from model.errors import BiRealError
+from model.export import atomic_write, save_json
+
+MARGIN = 2
+THROTTLE = 0.95       # sizing input rate: one frame per 0.95 x the bottleneck estimate
+
+
+def _words_per_frame(op) -> int:
+    return int(np.prod(op.get_folded_input_shape(0)[:-1]))
+
+
+def _ram_style(depth: int) -> str:
+    return "block" if depth > 256 else "distributed"
+
+
+def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
+    """Measure and set FIFO depths of DIR's RTL graph; returns (and writes) the report."""
+    import sys
+    from hw.compile import load_golden
+    from hw.rtl_flow import generate_rtl
+
+    from .packing import pack_words
+    from .run import pixel_codes
+    from .stitch import stitch
+    from .verilate import build, run
+    t0 = time.time()
+    d = Path(build_dir)
+    rtl = ModelWrapper(str(d / "rtl_model.onnx"))
+    info = json.loads((d / "compile.json").read_text())
+    part, clock = info["part"], float(info["clock_mhz"])
+    work = d / "sim" / "fifo_sizing"
+    if work.exists():
+        shutil.rmtree(work)
+    deep = copy.deepcopy(rtl)
+    fifos = [n for n in deep.graph.node if n.op_type == "StreamingFIFO_rtl"]
+    for n in fifos:
+        op = getCustomOp(n)
+        big = max(op.get_nodeattr("depth"), 2 * _words_per_frame(op) + MARGIN)
+        op.set_nodeattr("depth", big)
+        op.set_nodeattr("ram_style", _ram_style(big))
+    if not quiet:
+        print(f"fifo sizing: {len(fifos)} FIFOs made deep, streaming {frames} frames",
+              file=sys.stderr)
+    generate_rtl(deep, work / "rtl", part, 1000.0 / clock)
+    st = stitch(deep, work / "build")
+    exe = build(st.workdir, st.top, st.sources, st.in_width, st.out_width, n_dbg=st.n_dbg,
+                defines={"BIREAL_PERF": 1}, jobs=2)
+    gi, _ = load_golden(Path(info["onnx"]), frames)
+    codes = pixel_codes(Path(info["onnx"]), gi)
+    first, last = getCustomOp(deep.graph.node[0]), getCustomOp(deep.graph.node[-1])
+    words = [pack_words(c.reshape(first.get_folded_input_shape(0)),
+                        first.get_input_datatype(0).bitwidth()) for c in codes]
+    # feed frames at the bottleneck's rate (a little faster), as the accelerator sees them in
+    # steady state; an unthrottled input would just pile whole frames into the first FIFOs
+    est = max(int(getCustomOp(n).get_exp_cycles()) for n in deep.graph.node)
+    gap = max(0.0, 1.0 - len(words[0]) / (THROTTLE * est))
+    r = run(exe, words, int(np.prod(last.get_folded_output_shape(0)[:-1])), in_gap=gap)
+    if r.stalled:
+        raise BiRealError(f"FIFO sizing run stalled at cycle {r.stall['cycle']} even with deep "
+                          "FIFOs: a unit does not follow the stream protocol")
+    maxc = {}
+    for ln in r.extra.get("stdout", "").splitlines():
+        if ln.startswith("FIFOMAX "):
+            _, name, v = ln.split()
+            maxc[name] = int(v)
+    missing = [n.name for n in fifos if n.name not in maxc]
+    if missing:
+        raise BiRealError(f"no occupancy reported for FIFOs {missing[:5]}")
+    rows, changed = [], []
+    for n in rtl.graph.node:
+        if n.op_type != "StreamingFIFO_rtl":
+            continue
+        op = getCustomOp(n)
+        before = op.get_nodeattr("depth")
+        new = max(before, maxc[n.name] + MARGIN)
+        rows.append({"fifo": n.name, "derived_depth": before, "max_occupancy": maxc[n.name],
+                     "depth": new})
+        if new != before:
+            op.set_nodeattr("depth", new)
+            op.set_nodeattr("ram_style", _ram_style(new))
+            changed.append(n)
+    for n in changed:                       # regenerate only the FIFOs whose depth changed
+        getCustomOp(n).generate_hdl(rtl, part, 1000.0 / clock)
+    atomic_write(d / "rtl_model.onnx", lambda t: rtl.save(t), ".onnx")
+    rep = {"frames": frames, "input_gap": round(gap, 4), "sim_cycles": r.cycles,
+           "changed": len(changed),
+           "fifos": rows, "seconds": round(time.time() - t0, 1),
+           "method": "max occupancy of deep FIFOs in Verilator (FINN's rtlsim FIFO sizing), "
+                     f"depth = max(derived deadlock-free depth, occupancy + {MARGIN})"}
+    save_json(d / "fifo_sizing.json", rep)
+    return rep
