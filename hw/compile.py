@@ -138,18 +138,35 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
         fd = rep["first_difference"]
         raise BiRealError(f"verification failed at step {fd['step']}, layer {fd['layer']} "
                           f"(see {out / 'verify.json'})")
-    child = partition_model(parent)
+    child0 = partition_model(parent)
+    log = keep["log"]
     if folding:
-        child = F.load_folding(child, folding)
+        child = F.load_folding(child0, folding)
         how = f"user folding file {folding}"
         est = E.estimate(child, board, clock_mhz=clock)
+        rtl, rrep = _specialize(child, b.part, log)
     else:
-        # no target: the fastest folding that fits (target 1 cycle, relaxed until it fits)
+        # no target: the fastest folding that fits (target 1 cycle, relaxed until it fits).
+        # FINN's models pick the folding; the RTL graph built from it (fused shortcuts, SWG
+        # headroom, FIFOs) is estimated again, and the target relaxed while that does not fit.
         target = (F.target_from_fps(target_fps, clock) if target_fps else
                   target_cycles or 1)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")           # the report below says it
-            child, frep = F.auto_folding(child, board, target, clock_mhz=clock)
+        prev, first = None, None
+        for _ in range(8):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")           # the report below says it
+                child, frep = F.auto_folding(child0, board, target, clock_mhz=clock)
+            rtl, rrep = _specialize(child, b.part, log)
+            rest = E.estimate(rtl, board, clock_mhz=clock)
+            first = first or (child, frep, rtl, rrep)
+            if rest["fits"] or frep["achieved_cycles"] == prev:
+                break
+            prev = frep["achieved_cycles"]
+            rrep.setdefault("relaxed", []).append(prev)
+            target = 2 * max(target, prev)
+        if not rest["fits"]:        # no folding fits: keep the fastest, say so below
+            child, frep, rtl, rrep = first
+            rrep["rtl_fits"] = False
         how = ((f"auto: target {frep['requested_cycles']} cycles/frame"
                 + (f" ({target_fps:g} FPS at {clock:g} MHz)" if target_fps else ""))
                if (target_fps or target_cycles) else f"auto: fastest folding that fits {board}"
@@ -158,6 +175,11 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
         # a target was asked for or the design does not fit at all
         if frep.get("warning") and (target_fps or target_cycles or not frep["fits"]):
             how += f"; {frep['warning']}"
+        if rrep.get("rtl_fits") is False:
+            how += f"; the RTL design does not fit {board} at any folding: the fastest is kept"
+        elif rrep.get("relaxed"):
+            how += (f"; the RTL design at {rrep['relaxed'][0]} cycles/frame was over the "
+                    f"{board} cap, relaxed to {frep['achieved_cycles']}")
         est = frep["estimate"]        # auto_folding estimated exactly this model and clock
     F.check_folding(child)
     sdp = partition_node(parent)
@@ -169,7 +191,8 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
     est["target_fps"] = target_fps
     save_json(out / "estimates_finn.json", est)
     # RTL: this project's units + finn-rtllib, FIFOs sized, HDL written, verified again
-    rtl, rrep, rep = build_rtl(parent, child, out, b, clock, keep, onnx_path, quiet)
+    rep = build_rtl(parent, rtl, out, b, clock, keep, onnx_path)
+    save_json(out / "rtl_report.json", rrep)
     est = E.estimate(rtl, board, clock_mhz=clock)
     est["folding"] = how
     est["target_fps"] = target_fps
@@ -192,17 +215,26 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
     return summary
 
 
-def build_rtl(parent, child, out: Path, b, clock: float, keep: dict, onnx_path, quiet: bool):
-    """Folded FINN partition -> RTL graph (hw.rtl_flow), HDL in out/rtl/<layer>/, saved as
-    out/rtl_model.onnx, then verified against PyTorch like every build step ("rtl")."""
+def _specialize(child, part: str, log):
+    """hw.rtl_flow.specialize_rtl on a copy, FINN's chatter into the build log."""
+    import copy
+    from .rtl_flow import specialize_rtl
+    with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return specialize_rtl(copy.deepcopy(child), part)
+
+
+def build_rtl(parent, rtl, out: Path, b, clock: float, keep: dict, onnx_path):
+    """The RTL graph's HDL into out/rtl/<layer>/, saved as out/rtl_model.onnx, then verified
+    against PyTorch like every build step ("rtl")."""
     import copy
     from qonnx.custom_op.registry import getCustomOp
-    from .rtl_flow import generate_rtl, python_exec, specialize_rtl
+    from .rtl_flow import generate_rtl, python_exec
     log = keep["log"]
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        rtl, rrep = specialize_rtl(copy.deepcopy(child), b.part)
         generate_rtl(rtl, out / "rtl", b.part, 1000.0 / clock)
     python_exec(rtl)
     _save_onnx(out / "rtl_model.onnx", rtl)
@@ -216,8 +248,7 @@ def build_rtl(parent, child, out: Path, b, clock: float, keep: dict, onnx_path, 
         fd = rep["first_difference"]
         raise BiRealError(f"the RTL graph differs from PyTorch at layer {fd['layer']} "
                           f"(see {out / 'verify.json'})")
-    save_json(out / "rtl_report.json", rrep)
-    return rtl, rrep, rep
+    return rep
 
 
 def print_summary(s: dict, out: Path):

@@ -19,6 +19,13 @@ def cmd_sim(a):
         sys.exit(1)
 
 
+def cmd_synth(a):
+    from .synth_design import synth_design
+    res = synth_design(a.build, per_unit=a.per_unit)
+    print((Path(a.build) / "synth.txt").read_text().rstrip())
+    print(f"files        {Path(a.build) / 'synth.json'} ({res['seconds']:.0f} s, family {res['family']})")
+
+
 def add_commands(sub):
     s = sub.add_parser("sim", help="cycle-accurate Verilator simulation of the compiled "
                                    "accelerator, every output checked against PyTorch")
@@ -28,6 +35,12 @@ def add_commands(sub):
                    help="probability the output is not ready in a cycle (default 0)")
     s.add_argument("--seed", type=int, default=1)
     s.set_defaults(fn=cmd_sim)
+    s = sub.add_parser("synth", help="Yosys synth_xilinx of the compiled accelerator: "
+                                     "post-synthesis LUT/FF/BRAM/DSP beside the analytical ones")
+    s.add_argument("--build", required=True, help="folder written by `bireal compile --out`")
+    s.add_argument("--per-unit", action="store_true",
+                   help="also synthesize one layer of every RTL unit type on its own")
+    s.set_defaults(fn=cmd_synth)
 
 
 def cmd_run(a):

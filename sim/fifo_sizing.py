@@ -35,6 +35,21 @@ def _ram_style(depth: int) -> str:
     return "block" if depth > 256 else "distributed"
 
 
+def _update_estimates(d: Path, rtl, info: dict):
+    """Re-estimate with the new FIFO depths (estimates.json/.txt/.png), keeping the notes."""
+    from hw import estimates as E
+    old = json.loads((d / "estimates.json").read_text())
+    est = E.estimate(rtl, info["board"], clock_mhz=float(info["clock_mhz"]))
+    for k in ("folding", "target_fps", "rtl"):
+        if k in old:
+            est[k] = old[k]
+    est["fifo_depths"] = "sized by simulation (fifo_sizing.json)"
+    save_json(d / "estimates.json", est)
+    E.plot_estimates(est, d / "estimates.png")
+    atomic_write(d / "estimates.txt", lambda t: Path(t).write_text(E.format_estimates(est) + "\n"),
+                 ".txt")
+
+
 def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
     """Measure and set FIFO depths of DIR's RTL graph; returns (and writes) the report."""
     import sys
@@ -42,12 +57,12 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
     from hw.rtl_flow import generate_rtl
 
     from .packing import pack_words
-    from .run import pixel_codes
+    from .run import pixel_codes, relocate
     from .stitch import stitch
     from .verilate import build, run
     t0 = time.time()
     d = Path(build_dir)
-    rtl = ModelWrapper(str(d / "rtl_model.onnx"))
+    rtl = relocate(ModelWrapper(str(d / "rtl_model.onnx")), d)
     info = json.loads((d / "compile.json").read_text())
     part, clock = info["part"], float(info["clock_mhz"])
     work = d / "sim" / "fifo_sizing"
@@ -104,6 +119,7 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
     for n in changed:                       # regenerate only the FIFOs whose depth changed
         getCustomOp(n).generate_hdl(rtl, part, 1000.0 / clock)
     atomic_write(d / "rtl_model.onnx", lambda t: rtl.save(t), ".onnx")
+    _update_estimates(d, rtl, info)
     rep = {"frames": frames, "input_gap": round(gap, 4), "sim_cycles": r.cycles,
            "changed": len(changed),
            "fifos": rows, "seconds": round(time.time() - t0, 1),

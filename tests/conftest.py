@@ -30,6 +30,22 @@ def export_random(arch: str, out, images: int, seed: int = 0):
 
 
 @pytest.fixture(scope="session")
+def compiled_tiny(trained_tiny, tmp_path_factory):
+    """The trained tiny net exported with 100 MNIST test images and compiled for PYNQ-Z2
+    (every build step and the RTL graph verified on all 100): the compile folder."""
+    import argparse
+    from hw.compile import compile_model
+    from model.cli import do_export
+    ckpt_dir, _ = trained_tiny
+    d = tmp_path_factory.mktemp("compiled_tiny")
+    do_export(argparse.Namespace(ckpt=str(ckpt_dir / "checkpoint.pt"), arch=None,
+                                 random_init=False, images=100, data=None, data_root=None,
+                                 seed=0, affine_bits=16, out=str(d)))
+    compile_model(d / "model.onnx", d / "compiled", board="pynq-z2", images=100, quiet=True)
+    return d / "compiled"
+
+
+@pytest.fixture(scope="session")
 def tiny_hw(tmp_path_factory):
     """bireal-tiny (random weights) through every build step, verified on 2 images:
     (dir, parent model, dataflow partition model, verify report)."""

@@ -22,29 +22,31 @@ def _all_exact(rep):
         assert s["first_differing_layer"] is None
 
 
-def test_tiny_trained_compile_every_step_bit_exact(trained_tiny, tmp_path):
-    """The contract: 100 MNIST test images, every step and every layer exact, one partition."""
-    import argparse
-    from model.cli import do_export
-    ckpt_dir, _ = trained_tiny
-    do_export(argparse.Namespace(ckpt=str(ckpt_dir / "checkpoint.pt"), arch=None,
-                                 random_init=False, images=100, data=None, data_root=None,
-                                 seed=0, affine_bits=16, out=str(tmp_path)))
-    out = tmp_path / "compiled"
-    s = compile_model(tmp_path / "model.onnx", out, board="pynq-z2", images=100, quiet=True)
+def test_tiny_trained_compile_every_step_bit_exact(compiled_tiny):
+    """The contract: 100 MNIST test images, every step and every layer exact, one partition,
+    then the RTL graph (project units + finn-rtllib) exact too."""
+    out = compiled_tiny
+    s = json.loads((out / "compile.json").read_text())
     rep = json.loads((out / "verify.json").read_text())
     _all_exact(rep)
     assert rep["images"] == 100
-    last = rep["steps"][-1]
-    assert last["step"] == "create_dataflow_partition"
-    assert last["op_types"] == {"StreamingDataflowPartition": 1, "Mul": 1, "Flatten": 1}
+    part, rtl = rep["steps"][-2], rep["steps"][-1]
+    assert part["step"] == "create_dataflow_partition" and rtl["step"] == "rtl"
+    assert part["op_types"] == {"StreamingDataflowPartition": 1, "Mul": 1, "Flatten": 1}
     # every layer tensor is still observable (found, exact) after partitioning
-    assert all(x["status"] == "exact" for x in last["layers"])
+    assert all(x["status"] == "exact" for x in part["layers"])
     est = json.loads((out / "estimates.json").read_text())
     assert CONTRACT_EST <= set(est) and est["board"] == "pynq-z2" and est["clock_mhz"] == 100
     assert est["bottleneck_cycles"] == max(x["cycles"] for x in est["layers"])
     assert s["bit_exact"] and (out / "folding_config.json").is_file()
     assert (out / "estimates.png").stat().st_size > 0
+    # every residual add became one ShortcutAdd (two constants per channel)
+    fused = est["rtl"]["shortcut_fusion"]
+    assert fused and all(f["fused"] for f in fused) and s["shortcuts_fused"] == len(fused)
+    types = {x["impl"] for x in est["layers"]}
+    assert {"XnorMVAU_rtl", "IntMVAU_rtl", "ShortcutAdd_rtl", "Thresholding_rtl",
+            "ConvolutionInputGenerator_rtl", "StreamingFIFO_rtl"} <= types
+    assert not any("Thresholding" in t and not t.endswith("_rtl") for t in types)
 
 
 def test_cifar_random_every_step_bit_exact(tmp_path):

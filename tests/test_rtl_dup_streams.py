@@ -1,10 +1,7 @@
 """DuplicateStreams_rtl (hw/rtl/dup_streams.sv): every input word on every output, in
 order, with independent random ready stalls per output; 2 and 3 outputs; II=1 unstalled."""
 import copy
-import os
 import re
-import sys
-from pathlib import Path
 
 import numpy as np
 from onnx import TensorProto, helper
@@ -12,24 +9,11 @@ from qonnx.core.datatype import DataType
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
-# tests/ for `rtl.runner`; tests/rtl because cocotb's runner sets the simulator's PYTHONPATH
-# from this process's sys.path, and the simulator must import tb_axis
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent / "rtl"))
-from rtl.runner import pack_words, run_unit  # noqa: E402
+from rtl.runner import pack_words, run_unit
 
-from hw.ops.dup_streams import DuplicateStreams_rtl  # noqa: E402
+from hw.ops.dup_streams import DuplicateStreams_rtl
 
 
-def run_rtl(**kw):
-    """run_unit with PYTEST_CURRENT_TEST hidden: under pytest, cocotb's runner.test calls
-    sys.exit(1) on a failing testbench before run_unit can report the differing word."""
-    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
-    try:
-        run_unit(**kw)
-    finally:
-        if saved is not None:
-            os.environ["PYTEST_CURRENT_TEST"] = saved
 
 
 def make_model(ch, pe, n_out, dt, vecs):
@@ -73,7 +57,7 @@ def run_case(tmp_path, ch, pe, n_out, dt, stall, seed, vecs=(1, 3, 3), frames=2)
             outs[f"out{j}_V"] += pack_words(ctx[f"y{j}"].reshape(-1, pe), bits)
     op.generate_hdl(model, "xc7z020clg400-1", 10.0)
     build = tmp_path / "sim"
-    run_rtl(top=node.name, sources=op.get_rtl_file_list(abspath=True), params={},
+    run_unit(top=node.name, sources=op.get_rtl_file_list(abspath=True), params={},
             inputs={"in0_V": ins}, outputs=outs, build_dir=build, stall=stall, seed=seed)
     return op, build, len(ins)
 

@@ -4,7 +4,6 @@ Folding PE=SIMD=1, partial folds (SIMD not a multiple of 3), fully parallel, a d
 tree (SIMD=64), threshold output (BINARY and BIPOLAR); random stalls and stall-free II=1 runs."""
 import re
 import shutil
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +14,9 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
 from qonnx.custom_op.registry import getCustomOp
 
-# tests/ for `rtl.runner`, tests/rtl for the simulator's import of tb_axis (see runner.py)
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent / "rtl"))
-from rtl.runner import pack_words, run_unit  # noqa: E402
+from rtl.runner import pack_words, run_unit
 
-from hw.ops.xnor_mvau import XnorMVAU_rtl  # noqa: E402
+from hw.ops.xnor_mvau import XnorMVAU_rtl
 
 
 def make_model(name, mw, mh, pe, simd, vecs, rng, odt="UINT16", thresholds=None):

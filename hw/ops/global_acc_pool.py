@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from finn.custom_op.fpgadataflow.globalaccpool import GlobalAccPool
 from hw.ops.base import BirealRTLBackend

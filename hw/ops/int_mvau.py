@@ -11,7 +11,6 @@ folding, get_exp_cycles and the numpy golden model come from FINN's MVAU.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from qonnx.core.datatype import DataType

@@ -17,7 +17,6 @@ import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
-import numpy as np
 
 from sim.packing import pack_words, unpack_words  # noqa: F401 (re-exported for tests)
 from sim.tools import use_verilator

@@ -1,0 +1,94 @@
+"""The whole accelerator in Verilator (sim/): bit-exact against PyTorch on the MNIST test
+images, throughput against the bottleneck estimate, output backpressure, and the two failure
+reports (a stall names the blocked streams; a mismatch names the first differing layer)."""
+import json
+import shutil
+
+import numpy as np
+import pytest
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+from conftest import export_random
+from sim.run import format_sim, relocate, simulate
+
+CONTRACT = {"images", "mismatches", "cycles_per_frame", "est_cycles_per_frame",
+            "latency_cycles", "fps", "clock_mhz", "sim_cycles_per_second"}
+
+
+@pytest.fixture(scope="module")
+def tiny_sim(compiled_tiny):
+    """100 frames, no backpressure (also sizes the FIFOs by simulation, once)."""
+    return simulate(compiled_tiny, images=100, quiet=True)
+
+
+def test_tiny_100_images_bit_exact_and_at_the_estimated_rate(compiled_tiny, tiny_sim):
+    res = tiny_sim
+    assert CONTRACT <= set(res)
+    assert json.loads((compiled_tiny / "sim.json").read_text())["images"] == 100
+    assert res["images"] == 100 and res["mismatches"] == 0 and res["bit_exact"]
+    assert res["stall"] is None and res["first_bad_layer"] is None
+    # steady state within 5 % of the slowest layer's modelled cycles
+    assert abs(res["cycles_per_frame"] / res["est_cycles_per_frame"] - 1) <= 0.05, res
+    assert res["fps"] == pytest.approx(res["clock_mhz"] * 1e6 / res["cycles_per_frame"], rel=1e-3)
+    assert res["latency_cycles"] >= res["est_cycles_per_frame"]
+    assert res["sim_cycles_per_second"] > 0
+    assert "bit-exact vs PyTorch on 100/100 images" in format_sim(res)
+    sizing = json.loads((compiled_tiny / "fifo_sizing.json").read_text())
+    assert all(f["depth"] >= max(f["derived_depth"], f["max_occupancy"]) for f in sizing["fifos"])
+
+
+def test_tiny_output_backpressure(compiled_tiny, tiny_sim):
+    """The output is not ready 70 % of cycles: every frame still exact, nothing stalls."""
+    res = simulate(compiled_tiny, images=20, backpressure=0.7, seed=3, quiet=True)
+    assert res["mismatches"] == 0 and res["stall"] is None and res["backpressure"] == 0.7
+
+
+def _copy(compiled, tmp_path):
+    d = tmp_path / "c"
+    shutil.copytree(compiled, d, ignore=shutil.ignore_patterns("sim"))
+    return d
+
+
+def test_too_small_shortcut_fifo_stall_is_reported(compiled_tiny, tiny_sim, tmp_path):
+    """Shrink the first residual fork's shortcut FIFO below its derived depth: the design
+    deadlocks, and the report names the stream a unit could not take."""
+    d = _copy(compiled_tiny, tmp_path)
+    rtl = relocate(ModelWrapper(str(d / "rtl_model.onnx")), d)
+    info = json.loads((d / "compile.json").read_text())
+    fifo = max((n for n in rtl.graph.node if n.op_type == "StreamingFIFO_rtl"),
+               key=lambda n: getCustomOp(n).get_nodeattr("depth"))
+    op = getCustomOp(fifo)
+    op.set_nodeattr("depth", 2)
+    op.set_nodeattr("ram_style", "distributed")
+    op.generate_hdl(rtl, info["part"], 1000.0 / info["clock_mhz"])
+    rtl.save(str(d / "rtl_model.onnx"))
+    res = simulate(d, images=2, quiet=True)
+    assert not res["bit_exact"] and res["stall"] is not None
+    assert any("not ready" in s for s in res["stall"]["streams"]), res["stall"]
+    assert "STALLED" in format_sim(res)
+
+
+def test_corrupted_constant_names_the_first_bad_layer(compiled_tiny, tiny_sim, tmp_path):
+    """Zero the first ShortcutAdd's constants (A1 = B1 = 0) in its RTL memory file only: the
+    outputs differ from PyTorch and the per-stream taps name that unit as the first layer that
+    differs. (A single flipped bit can vanish: some channels saturate for every input.)"""
+    d = _copy(compiled_tiny, tmp_path)
+    rtl = ModelWrapper(str(d / "rtl_model.onnx"))
+    sc = next(n for n in rtl.graph.node if n.op_type == "ShortcutAdd_rtl")
+    mem = next((d / "rtl" / sc.name).glob("*_params.mem"))
+    lines = mem.read_text().split()
+    mem.write_text("".join("0" * len(ln) + "\n" for ln in lines))
+    res = simulate(d, images=3, quiet=True)
+    assert res["mismatches"] > 0 and res["stall"] is None
+    assert res["first_bad_layer"]["layer"] == sc.name, res["first_bad_layer"]
+
+
+def test_cifar_random_weights_bit_exact(tmp_path):
+    """bireal-cifar (3 downsample blocks, 4x4 global pool), random weights, 2 images."""
+    from hw.compile import compile_model
+    onnx = export_random("bireal-cifar", tmp_path, 2)
+    compile_model(onnx, tmp_path / "c", board="zcu104", images=2, quiet=True)
+    res = simulate(tmp_path / "c", images=2, quiet=True)
+    assert res["mismatches"] == 0 and res["bit_exact"], res
+    assert np.isfinite(res["cycles_per_frame"])
