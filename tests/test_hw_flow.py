@@ -170,8 +170,11 @@ def test_cli_compile_with_user_folding_and_illegal_folding(tiny_hw, tmp_path, ca
           "--folding", str(tmp_path / "fold.json")])
     est = json.loads((out / "estimates.json").read_text())
     assert CONTRACT_EST <= set(est) and json.loads((out / "verify.json").read_text())["bit_exact"]
-    mine = next(x for x in est["layers"] if x["name"] == mv)
+    finn = json.loads((out / "estimates_finn.json").read_text())   # FINN's graph, FINN's names
+    mine = next(x for x in finn["layers"] if x["name"] == mv)
     assert mine["PE"] == 4 and "user folding file" in est["folding"]
+    # the RTL graph keeps the folding: the stem MVAU is the first IntMVAU_rtl
+    assert next(x for x in est["layers"] if x["impl"] == "IntMVAU_rtl")["PE"] == 4
     assert json.loads((out / "folding_config.json").read_text())[mv]["PE"] == 4
     cfg[mv]["PE"] = 5
     save_json(tmp_path / "bad.json", cfg)
