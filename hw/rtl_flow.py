@@ -205,6 +205,12 @@ class AbsorbBiasIntoIntMVAU(Transformation):
         return model, False
 
 
+def fifo_ram_style(depth: int) -> str:
+    """Deep (fork) FIFOs in block RAM, middling ones in LUT RAM; finn-rtllib builds FIFOs of
+    <= 33 words as shift registers whatever is asked ("auto" says so without a warning)."""
+    return "block" if depth > 256 else "distributed" if depth > 33 else "auto"
+
+
 def is_rtl(node) -> bool:
     return node.domain == DOMAIN or node.op_type.endswith("_rtl")
 
@@ -234,10 +240,10 @@ def specialize_rtl(model, part: str):
         if n.domain == "finn.custom_op.fpgadataflow" and n.op_type in FINN_RTL:
             getCustomOp(n).set_nodeattr("preferred_impl_style", "rtl")
     model = model.transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
-    for n in model.graph.node:              # deep (fork) FIFOs in block RAM, shallow in LUTs
+    for n in model.graph.node:
         if n.op_type == "StreamingFIFO_rtl":
             op = getCustomOp(n)
-            op.set_nodeattr("ram_style", "block" if op.get_nodeattr("depth") > 256 else "distributed")
+            op.set_nodeattr("ram_style", fifo_ram_style(op.get_nodeattr("depth")))
     model = model.transform(InferShapes()).transform(InferDataTypes())
     left = [f"{n.name} ({n.op_type})" for n in model.graph.node if not is_rtl(n)]
     if left:

@@ -31,10 +31,6 @@ def _words_per_frame(op) -> int:
     return int(np.prod(op.get_folded_input_shape(0)[:-1]))
 
 
-def _ram_style(depth: int) -> str:
-    return "block" if depth > 256 else "distributed"
-
-
 def _update_estimates(d: Path, rtl, info: dict):
     """Re-estimate with the new FIFO depths (estimates.json/.txt/.png), keeping the notes."""
     from hw import estimates as E
@@ -54,7 +50,7 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
     """Measure and set FIFO depths of DIR's RTL graph; returns (and writes) the report."""
     import sys
     from hw.compile import load_golden
-    from hw.rtl_flow import generate_rtl
+    from hw.rtl_flow import fifo_ram_style, generate_rtl
 
     from .packing import pack_words
     from .run import pixel_codes, relocate
@@ -74,7 +70,7 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
         op = getCustomOp(n)
         big = max(op.get_nodeattr("depth"), 2 * _words_per_frame(op) + MARGIN)
         op.set_nodeattr("depth", big)
-        op.set_nodeattr("ram_style", _ram_style(big))
+        op.set_nodeattr("ram_style", fifo_ram_style(big))
     if not quiet:
         print(f"fifo sizing: {len(fifos)} FIFOs made deep, streaming {frames} frames",
               file=sys.stderr)
@@ -114,7 +110,7 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
                      "depth": new})
         if new != before:
             op.set_nodeattr("depth", new)
-            op.set_nodeattr("ram_style", _ram_style(new))
+            op.set_nodeattr("ram_style", fifo_ram_style(new))
             changed.append(n)
     for n in changed:                       # regenerate only the FIFOs whose depth changed
         getCustomOp(n).generate_hdl(rtl, part, 1000.0 / clock)

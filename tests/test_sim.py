@@ -60,7 +60,7 @@ def test_too_small_shortcut_fifo_stall_is_reported(compiled_tiny, tiny_sim, tmp_
                key=lambda n: getCustomOp(n).get_nodeattr("depth"))
     op = getCustomOp(fifo)
     op.set_nodeattr("depth", 2)
-    op.set_nodeattr("ram_style", "distributed")
+    op.set_nodeattr("ram_style", "auto")
     op.generate_hdl(rtl, info["part"], 1000.0 / info["clock_mhz"])
     rtl.save(str(d / "rtl_model.onnx"))
     res = simulate(d, images=2, quiet=True)
