@@ -22,9 +22,13 @@ from .stitch import stitch
 from .synth import family_for_part, format_table, synth, synth_node
 
 
-def synth_design(build_dir, per_unit: bool = False, quiet: bool = False) -> dict:
+def synth_design(build_dir, per_unit=False, whole: bool = True, quiet: bool = False) -> dict:
+    """per_unit: False, True (one layer of every RTL op type) or a set of op types;
+    whole: also the stitched design (minutes for a whole net)."""
     import sys
+    from hw.rtl_flow import finn_settings
     d = Path(build_dir)
+    finn_settings((d / "synth").resolve())
     info = json.loads((d / "compile.json").read_text())
     est = json.loads((d / "estimates.json").read_text())
     fam = family_for_part(info["part"])
@@ -35,7 +39,8 @@ def synth_design(build_dir, per_unit: bool = False, quiet: bool = False) -> dict
     if per_unit:
         seen = set()
         for n in rtl.graph.node:
-            if n.op_type in seen or n.op_type in ("StreamingFIFO_rtl",):
+            if n.op_type in seen or n.op_type == "StreamingFIFO_rtl" or (
+                    per_unit is not True and n.op_type not in per_unit):
                 continue
             seen.add(n.op_type)
             if not quiet:
@@ -46,19 +51,22 @@ def synth_design(build_dir, per_unit: bool = False, quiet: bool = False) -> dict
                          ("LUT", "FF", "BRAM18", "URAM", "DSP")},
                          "est_LUT": a.get("LUT"), "est_BRAM18": a.get("BRAM18"),
                          "est_DSP": a.get("DSP")})
-    if not quiet:
-        print(f"synth: whole design ({len(rtl.graph.node)} layers) for {fam}, a few minutes",
-              file=sys.stderr)
-    st = stitch(rtl, d / "synth" / "src")
-    whole = synth(st.top, [str(s) for s in st.sources], d / "synth" / "top", fam,
-                  mem_files=[str(m) for m in st.mem_files])
-    tot = est["totals"]
-    rows.append({"unit": "whole accelerator", **{k: whole[k] for k in
-                 ("LUT", "FF", "BRAM18", "URAM", "DSP")},
-                 "est_LUT": tot.get("LUT"), "est_BRAM18": tot.get("BRAM18"),
-                 "est_DSP": tot.get("DSP")})
-    res = {"family": fam, "part": info["part"], "board": info["board"], "whole": whole,
-           "rows": rows, "seconds": round(time.time() - t0, 1), "source": whole["source"],
+    whole_res = None
+    if whole:
+        if not quiet:
+            print(f"synth: whole design ({len(rtl.graph.node)} layers) for {fam}, a few "
+                  "minutes", file=sys.stderr)
+        st = stitch(rtl, d / "synth" / "src")
+        whole_res = synth(st.top, [str(s) for s in st.sources], d / "synth" / "top", fam,
+                          mem_files=[str(m) for m in st.mem_files])
+        tot = est["totals"]
+        rows.append({"unit": "whole accelerator", **{k: whole_res[k] for k in
+                     ("LUT", "FF", "BRAM18", "URAM", "DSP")},
+                     "est_LUT": tot.get("LUT"), "est_BRAM18": tot.get("BRAM18"),
+                     "est_DSP": tot.get("DSP")})
+    res = {"family": fam, "part": info["part"], "board": info["board"], "whole": whole_res,
+           "rows": rows, "seconds": round(time.time() - t0, 1),
+           "source": "yosys synth_xilinx (post-synthesis estimate, no place&route)",
            "analytical_source": "FINN analytical models + hw.ops estimates (estimates.json)"}
     save_json(d / "synth.json", res)
     atomic_write(d / "synth.txt", lambda t: Path(t).write_text(format_table(rows) + "\n"), ".txt")

@@ -92,3 +92,15 @@ def test_cifar_random_weights_bit_exact(tmp_path):
     res = simulate(tmp_path / "c", images=2, quiet=True)
     assert res["mismatches"] == 0 and res["bit_exact"], res
     assert np.isfinite(res["cycles_per_frame"])
+
+
+def test_synth_units_beside_the_analytical_estimates(compiled_tiny, tiny_sim):
+    """`bireal synth`'s per-unit path on two units (the whole design takes minutes)."""
+    from sim.synth_design import synth_design
+    res = synth_design(compiled_tiny, per_unit={"DuplicateStreams_rtl", "ShortcutAdd_rtl"},
+                       whole=False, quiet=True)
+    units = {r["unit"].split(" (")[1].rstrip(")"): r for r in res["rows"]}
+    assert set(units) == {"DuplicateStreams_rtl", "ShortcutAdd_rtl"} and res["family"] == "xc7"
+    assert units["ShortcutAdd_rtl"]["LUT"] > 0 and units["ShortcutAdd_rtl"]["est_LUT"] > 0
+    txt = (compiled_tiny / "synth.txt").read_text()
+    assert "post-synthesis estimate" in txt and "analytical" in txt
