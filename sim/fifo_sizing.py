@@ -52,10 +52,8 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
     from hw.compile import load_golden
     from hw.rtl_flow import fifo_ram_style, generate_rtl
 
-    from .packing import pack_words
-    from .run import pixel_codes, relocate
-    from .stitch import stitch
-    from .verilate import build, run
+    from .run import Design, bottleneck, pixel_codes, relocate
+    from .verilate import run
     t0 = time.time()
     d = Path(build_dir)
     rtl = relocate(ModelWrapper(str(d / "rtl_model.onnx")), d)
@@ -75,19 +73,14 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
         print(f"fifo sizing: {len(fifos)} FIFOs made deep, streaming {frames} frames",
               file=sys.stderr)
     generate_rtl(deep, work / "rtl", part, 1000.0 / clock)
-    st = stitch(deep, work / "build")
-    exe = build(st.workdir, st.top, st.sources, st.in_width, st.out_width, n_dbg=st.n_dbg,
-                defines={"BIREAL_PERF": 1}, jobs=2)
+    sim = Design(d, defines={"BIREAL_PERF": 1}, sub="fifo_sizing/build", rtl=deep)
     gi, _ = load_golden(Path(info["onnx"]), frames)
-    codes = pixel_codes(Path(info["onnx"]), gi)
-    first, last = getCustomOp(deep.graph.node[0]), getCustomOp(deep.graph.node[-1])
-    words = [pack_words(c.reshape(first.get_folded_input_shape(0)),
-                        first.get_input_datatype(0).bitwidth()) for c in codes]
+    words = [sim.frame_words(c) for c in pixel_codes(Path(info["onnx"]), gi)]
     # feed frames at the bottleneck's rate (a little faster), as the accelerator sees them in
     # steady state; an unthrottled input would just pile whole frames into the first FIFOs
-    est = max(int(getCustomOp(n).get_exp_cycles()) for n in deep.graph.node)
+    est, _ = bottleneck(deep)
     gap = max(0.0, 1.0 - len(words[0]) / (THROTTLE * est))
-    r = run(exe, words, int(np.prod(last.get_folded_output_shape(0)[:-1])), in_gap=gap)
+    r = run(sim.exe, words, sim.words_out(), in_gap=gap)
     if r.stalled:
         raise BiRealError(f"FIFO sizing run stalled at cycle {r.stall['cycle']} even with deep "
                           "FIFOs: a unit does not follow the stream protocol")

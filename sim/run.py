@@ -73,13 +73,16 @@ def relocate(rtl: ModelWrapper, build_dir: Path) -> ModelWrapper:
 class Design:
     """The stitched, Verilated accelerator of a compile folder, with stream (un)packing."""
 
-    def __init__(self, build_dir: Path, defines=None, sub="build", quiet=True, opt_fast=None):
+    def __init__(self, build_dir: Path, defines=None, sub="build", quiet=True, opt_fast=None,
+                 rtl: ModelWrapper | None = None):
+        """rtl: simulate this variant of DIR's RTL graph instead of DIR/rtl_model.onnx (FIFO
+        sizing passes one with deep FIFOs, its HDL generated elsewhere)."""
         self.dir = Path(build_dir)
         for f in ("rtl_model.onnx", "model_hw.onnx", "compile.json"):
             if not (self.dir / f).is_file():
                 raise BiRealError(f"{self.dir / f} not found: run `bireal compile --out "
                                   f"{self.dir}` first")
-        self.rtl = relocate(ModelWrapper(str(self.dir / "rtl_model.onnx")), self.dir)
+        self.rtl = rtl or relocate(ModelWrapper(str(self.dir / "rtl_model.onnx")), self.dir)
         self.parent = ModelWrapper(str(self.dir / "model_hw.onnx"))
         self.info = json.loads((self.dir / "compile.json").read_text())
         first, last = self.rtl.graph.node[0], self.rtl.graph.node[-1]
