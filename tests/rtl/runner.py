@@ -7,6 +7,11 @@
 words come from the unit's numpy golden model; the testbench drives the inputs with random
 TVALID gaps and takes the outputs with random TREADY gaps (probability `stall` per cycle).
 Raises AssertionError naming the first differing word when the RTL and golden disagree.
+
+Optional: `tlast` maps output names to the expected TLAST bit of each word (checked only
+for the outputs named); `inputs_const` maps plain input ports (e.g. "frames") to a value
+driven from reset on; `const_changes` is a list of (after_words, port, value): the port
+changes once `after_words` words of the first input stream have been accepted.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ def run_unit(
     stall: float = 0.3,
     seed: int = 1,
     timeout_cycles: int = 5000,
+    tlast: dict[str, list[int]] | None = None,
+    inputs_const: dict[str, int] | None = None,
+    const_changes: list[tuple[int, str, int]] | None = None,
 ) -> None:
     """Build `top` (with `params`) and run tb_axis on the given words; assert it passed."""
     from cocotb_tools.runner import get_runner
@@ -54,6 +62,9 @@ def run_unit(
                 "stall_out": stall,
                 "seed": seed,
                 "timeout_cycles": timeout_cycles,
+                "tlast": tlast or {},
+                "inputs_const": inputs_const or {},
+                "const_changes": [list(c) for c in const_changes or []],
             }
         )
     )

@@ -5,6 +5,10 @@ Reads the case file named by $BIREAL_CASE (JSON, written by tests/rtl/runner.py)
   outputs: {"out0_V": [word, ...], ...}  expected words, compared exactly and in order
   stall_in / stall_out: probability that TVALID / TREADY is held low on a cycle
   seed, timeout_cycles
+  tlast (optional):  {"out_V": [0/1, ...]}  expected TLAST of each word of the named outputs
+  inputs_const (optional): {"frames": 3}    plain input ports, driven from reset on
+  const_changes (optional): [[k, "frames", 1], ...]  set once k words of the first input
+                                            stream have been accepted
 Every input stream is driven by its own coroutine with random valid stalls; every output
 stream is read with random ready stalls. Fails on the first word that differs (naming the
 stream and index), on extra words, or when nothing moves for timeout_cycles.
@@ -24,8 +28,9 @@ def _case():
         return json.load(f)
 
 
-async def _drive(dut, name, words, p_stall, rng, state):
-    """Offer words in order; TVALID is dropped at random (probability p_stall per cycle).
+async def _drive(dut, name, words, p_stall, rng, state, changes=()):
+    """Offer words in order; TVALID is dropped at random (probability p_stall per cycle);
+    `changes` [(k, port, value)] are applied at the first falling edge once k words are taken.
 
     Signals change on the falling edge; the handshake is sampled in ReadOnly of that same
     half cycle, i.e. exactly what the DUT sees at the next rising edge."""
@@ -33,8 +38,12 @@ async def _drive(dut, name, words, p_stall, rng, state):
     data = getattr(dut, f"{name}_TDATA")
     ready = getattr(dut, f"{name}_TREADY")
     i = 0
+    changes = sorted(changes, key=lambda c: c[0])
     while i < len(words):
         await FallingEdge(dut.ap_clk)
+        while changes and changes[0][0] <= i:
+            _, port, value = changes.pop(0)
+            getattr(dut, port).value = value
         offer = rng.random() >= p_stall
         valid.value = int(offer)
         if offer:
@@ -47,8 +56,10 @@ async def _drive(dut, name, words, p_stall, rng, state):
     valid.value = 0
 
 
-async def _collect(dut, name, expected, p_stall, rng, state, errors):
-    """Take words with TREADY dropped at random; compare each with the expected word."""
+async def _collect(dut, name, expected, p_stall, rng, state, errors, tlast=None):
+    """Take words with TREADY dropped at random; compare each with the expected word (and
+    its TLAST bit with tlast[i], if given)."""
+    last = getattr(dut, f"{name}_TLAST") if tlast is not None else None
     valid = getattr(dut, f"{name}_TVALID")
     data = getattr(dut, f"{name}_TDATA")
     ready = getattr(dut, f"{name}_TREADY")
@@ -62,6 +73,10 @@ async def _collect(dut, name, expected, p_stall, rng, state, errors):
             got = int(data.value)
             if got != expected[i]:
                 errors.append(f"{name} word {i}: got {got:#x}, expected {expected[i]:#x}")
+                return
+            if last is not None and int(last.value) != int(tlast[i]):
+                errors.append(f"{name} word {i} of {len(expected)} ({got:#x}): TLAST "
+                              f"{int(last.value)}, expected {int(tlast[i])}")
                 return
             i += 1
             state["moved"] = True
@@ -83,6 +98,8 @@ async def run_case(dut):
         getattr(dut, f"{name}_TVALID").value = 0
     for name in case["outputs"]:
         getattr(dut, f"{name}_TREADY").value = 0
+    for port, value in case.get("inputs_const", {}).items():
+        getattr(dut, port).value = value
     dut.ap_rst_n.value = 0
     for _ in range(4):
         await RisingEdge(dut.ap_clk)
@@ -90,13 +107,17 @@ async def run_case(dut):
     dut.ap_rst_n.value = 1
     state = {"moved": False}
     errors: list[str] = []
+    changes = [tuple(c) for c in case.get("const_changes", [])]
     drivers = [
-        cocotb.start_soon(_drive(dut, n, w, case["stall_in"], random.Random(rng.random()), state))
-        for n, w in case["inputs"].items()
+        cocotb.start_soon(_drive(dut, n, w, case["stall_in"], random.Random(rng.random()), state,
+                                 changes if k == 0 else ()))
+        for k, (n, w) in enumerate(case["inputs"].items())
     ]
+    tlast = case.get("tlast", {})
     collectors = [
         cocotb.start_soon(
-            _collect(dut, n, w, case["stall_out"], random.Random(rng.random()), state, errors)
+            _collect(dut, n, w, case["stall_out"], random.Random(rng.random()), state, errors,
+                     tlast.get(n))
         )
         for n, w in case["outputs"].items()
     ]
