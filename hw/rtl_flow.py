@@ -378,6 +378,17 @@ class SizeShortcutFIFOs(Transformation):
         return model, False
 
 
+def relocate(rtl, build_dir):
+    """Point each node at build_dir/rtl/<node>/ (its HDL as `bireal compile` wrote it), so a
+    compile folder can be moved or copied."""
+    from pathlib import Path
+    for n in rtl.graph.node:
+        d = Path(build_dir) / "rtl" / n.name
+        if d.is_dir():
+            getCustomOp(n).set_nodeattr("code_gen_dir_ipgen", str(d.resolve()))
+    return rtl
+
+
 def python_exec(model):
     """Make every FINN RTL node execute its numpy layer model (exec_mode "cppsim" selects
     that path in finn's *_rtl classes; the hw.ops nodes always execute their golden model)."""

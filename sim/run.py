@@ -26,6 +26,8 @@ from qonnx.custom_op.registry import getCustomOp
 from model.errors import BiRealError
 from model.export import save_json
 
+from hw.rtl_flow import relocate  # noqa: F401 (re-exported: sim users call run.relocate)
+
 from .packing import pack_words, unpack_words
 from .stitch import stall_report, stitch
 from .verilate import build, run
@@ -58,16 +60,6 @@ def host_tail(parent: ModelWrapper, part_out: np.ndarray) -> np.ndarray:
             execute_node(n, ctx, parent.graph, parent.model.opset_import[0].version)
         started |= n is sdp or n.name == sdp.name
     return ctx[parent.graph.output[0].name]
-
-
-def relocate(rtl: ModelWrapper, build_dir: Path) -> ModelWrapper:
-    """Point each node at build_dir/rtl/<node>/ (its HDL as `bireal compile` wrote it), so a
-    compile folder can be moved or copied."""
-    for n in rtl.graph.node:
-        d = Path(build_dir) / "rtl" / n.name
-        if d.is_dir():
-            getCustomOp(n).set_nodeattr("code_gen_dir_ipgen", str(d.resolve()))
-    return rtl
 
 
 class Design:

@@ -46,6 +46,16 @@ def compiled_tiny(trained_tiny, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def compiled_cifar_zcu104(tmp_path_factory):
+    """bireal-cifar with random weights, 2 golden images, compiled for ZCU104: the folder."""
+    from hw.compile import compile_model
+    d = tmp_path_factory.mktemp("cifar_zcu104")
+    onnx = export_random("bireal-cifar", d, 2)
+    compile_model(onnx, d / "c", board="zcu104", images=2, quiet=True)
+    return d / "c"
+
+
+@pytest.fixture(scope="session")
 def tiny_hw(tmp_path_factory):
     """bireal-tiny (random weights) through every build step, verified on 2 images:
     (dir, parent model, dataflow partition model, verify report)."""

@@ -84,12 +84,9 @@ def test_corrupted_constant_names_the_first_bad_layer(compiled_tiny, tiny_sim, t
     assert res["first_bad_layer"]["layer"] == sc.name, res["first_bad_layer"]
 
 
-def test_cifar_random_weights_bit_exact(tmp_path):
+def test_cifar_random_weights_bit_exact(compiled_cifar_zcu104):
     """bireal-cifar (3 downsample blocks, 4x4 global pool), random weights, 2 images."""
-    from hw.compile import compile_model
-    onnx = export_random("bireal-cifar", tmp_path, 2)
-    compile_model(onnx, tmp_path / "c", board="zcu104", images=2, quiet=True)
-    res = simulate(tmp_path / "c", images=2, quiet=True)
+    res = simulate(compiled_cifar_zcu104, images=2, quiet=True)
     assert res["mismatches"] == 0 and res["bit_exact"], res
     assert np.isfinite(res["cycles_per_frame"])
 
