@@ -58,9 +58,13 @@ def cmd_run(a):
 
 
 def parser():
+    from model.nets import ARCHS
+
+    from .build import add_command as add_build
     p = hw_cli.parser()
     sub = next(x for x in p._actions if x.__class__.__name__ == "_SubParsersAction")
     add_commands(sub)
+    add_build(sub, hw_cli.BOARD_NAMES, sorted(ARCHS))
     run = sub.choices["run"]
     run.set_defaults(fn=cmd_run)
     run.description = ("default job: train -> export -> check -> FINN compile + RTL -> "

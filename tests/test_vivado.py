@@ -149,5 +149,11 @@ def test_build_cli_errors(tmp_path):
     assert r.returncode == 2 and "invalid choice: 'zedboard'" in r.stderr
     r = subprocess.run(bireal + ["--ckpt", str(tmp_path / "nope.pt"), "--out",
                                  str(tmp_path / "y")], capture_output=True, text=True)
-    assert r.returncode == 1 and f"--ckpt {tmp_path / 'nope.pt'}: no such checkpoint" in r.stderr
+    assert r.returncode == 2 and f"--ckpt {tmp_path / 'nope.pt'}: no such checkpoint" in r.stderr
     assert not (tmp_path / "y").exists()
+    env = {**os.environ, "PATH": os.defpath}
+    env.pop("XILINX_VIVADO", None)
+    r = subprocess.run(bireal + ["--require-bitstream", "--out", str(tmp_path / "z")],
+                       capture_output=True, text=True, env=env)
+    assert r.returncode == 2 and "--require-bitstream: Vivado not found" in r.stderr
+    assert not (tmp_path / "z").exists()

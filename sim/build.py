@@ -1,0 +1,193 @@
+"""`bireal build` (scripts/build_bitstream.sh): the whole flow for one board, in one command.
+
+  model    train (or load --ckpt; random weights when the dataset is not offline) -> integer
+           model -> QONNX export + golden tensors -> qonnx check
+  hw       FINN compile: verified build steps, folding for --target-fps, RTL graph + HDL
+  sim      FIFO sizing + Verilator cycle-accurate simulation, bit-exact against PyTorch
+  vivado   stitched-IP + Zynq-shell TCL; bitstream + .hwh only where Vivado exists
+  deploy   DIR/deploy/: driver, validate.py, measure.py (run here on the `sim` backend)
+  synth    Yosys synth_xilinx of the whole accelerator (a thread started after the compile,
+           beside the simulation; this step only waits for it)
+  report   DIR/report.md + DIR/report.html
+Writes DIR/build.json with each step's wall time.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from model.errors import BiRealError
+from model.export import save_json
+
+MEASURE_BATCHES = "1,2,4,8,16"
+
+
+class Steps:
+    """Wall-clock seconds per step, printed as `[i/n] name ...` progress lines."""
+
+    def __init__(self, names: list[str]):
+        self.names, self.seconds, self.t0 = names, {}, time.time()
+
+    def start(self, name: str, what: str):
+        self._cur, self._t = name, time.time()
+        print(f"\n[{self.names.index(name) + 1}/{len(self.names)}] {name}: {what}", flush=True)
+
+    def done(self):
+        self.seconds[self._cur] = round(time.time() - self._t, 1)
+
+    def total(self) -> float:
+        return round(time.time() - self.t0, 1)
+
+
+def _dataset_offline(arch: str) -> bool:
+    from model.nets import ARCHS
+    return ARCHS[arch].dataset in ("mnist5k", "digits")
+
+
+def model_stage(a, out: Path) -> dict:
+    """Train / load / random-init, export, check: returns what the report needs."""
+    from model.cli import do_export, do_verify
+    from model.train import TrainConfig, train
+    ex = argparse.Namespace(ckpt=None, arch=a.arch, random_init=False, images=a.images,
+                            data=None, data_root=None, seed=a.seed, affine_bits=16, out=str(out))
+    if a.ckpt:
+        ex.ckpt, weights = a.ckpt, f"checkpoint {a.ckpt}"
+    elif _dataset_offline(a.arch):
+        from model.nets import ARCHS
+        m = train(TrainConfig(arch=a.arch, data=ARCHS[a.arch].dataset, out=str(out),
+                              epochs1=a.epochs1, epochs2=a.epochs2, seed=a.seed))
+        ex.ckpt, weights = str(out / "checkpoint.pt"), (
+            f"trained here: {a.epochs1}+{a.epochs2} epochs, test accuracy "
+            f"{m['test_acc'] * 100:.2f} %")
+    else:
+        ex.random_init = True
+        weights = (f"random weights (seed {a.seed}): no --ckpt given and {a.arch}'s dataset is "
+                   "not available offline; accuracy is meaningless, bit-exactness is not")
+        print(f"model: {weights}")
+    info = do_export(ex)
+    chk = do_verify(out)
+    if not chk["ok"]:
+        raise BiRealError(f"the QONNX export differs from PyTorch: {out / 'export_check.json'}")
+    return {"weights": weights, "export": info, "export_check": chk}
+
+
+def _synth_thread(hw_dir: Path, box: dict) -> threading.Thread:
+    def work():
+        from .synth_design import synth_design
+        try:
+            box["result"] = synth_design(hw_dir, per_unit=False, quiet=True)
+        except Exception as e:  # noqa: BLE001 - reported, the build goes on without Yosys
+            box["error"] = f"{type(e).__name__}: {e}"
+    t = threading.Thread(target=work, daemon=True)
+    t.start()
+    return t
+
+
+def measure_sim(deploy: Path) -> dict:
+    """Run the deploy package's measure.py on the `sim` backend (throughput vs batch)."""
+    out = deploy / "measure_sim.json"
+    cmd = [sys.executable, str(deploy / "measure.py"), "--backend", "sim", "--batches",
+           MEASURE_BATCHES, "--out", str(out)]
+    r = subprocess.run(cmd, cwd=deploy, capture_output=True, text=True)
+    if r.returncode:
+        raise BiRealError(f"measure.py on the sim backend failed (exit {r.returncode}):\n"
+                          f"{r.stderr[-2000:]}")
+    return json.loads(out.read_text())
+
+
+def build(a) -> dict:
+    """The whole flow (see module doc); returns DIR/build.json's content."""
+    from hw.compile import compile_model
+    from hw.vivado import find_vivado, vivado_step
+
+    from .deploy import write_deploy
+    from .report import write_report
+    from .run import format_sim, simulate
+    out = Path(a.out or f"runs/{a.arch}-{a.board}")
+    if a.ckpt and not Path(a.ckpt).is_file():
+        raise BiRealError(f"--ckpt {a.ckpt}: no such checkpoint file")
+    if a.require_bitstream and not find_vivado():
+        raise BiRealError("--require-bitstream: Vivado not found (not on PATH, XILINX_VIVADO "
+                          "not set); nothing was built")
+    out.mkdir(parents=True, exist_ok=True)
+    hw = out / "hw"
+    st = Steps(["model", "hw", "sim", "vivado", "deploy", "synth", "report"])
+    st.start("model", f"{a.arch}: " + ("load " + a.ckpt if a.ckpt else "train / init")
+             + f" -> QONNX export with golden tensors for {a.images} images")
+    mod = model_stage(a, out)
+    st.done()
+    st.start("hw", f"FINN compile for {a.board}, every build step checked on "
+                   f"{a.verify_images} images -> {hw}")
+    comp = compile_model(out / "model.onnx", hw, board=a.board, target_fps=a.target_fps,
+                         images=a.verify_images)
+    st.done()
+    st.start("sim", f"Verilator cycle-accurate simulation of {a.images} images"
+             + ("" if a.no_synth else "; Yosys synthesis of the whole design alongside"))
+    box: dict = {}
+    th = None if a.no_synth else _synth_thread(hw, box)
+    sim = simulate(hw, images=a.images)
+    print(format_sim(sim))
+    st.done()
+    st.start("vivado", "stitched IP + Zynq shell TCL" + (", bitstream" if find_vivado() else ""))
+    viv = vivado_step(hw, a.board, deploy_dir=out / "deploy", run=bool(find_vivado()))
+    st.done()
+    st.start("deploy", f"deploy package -> {out / 'deploy'}; measure.py on the sim backend")
+    dep = write_deploy(hw, out, bitfile=viv["bitfile"], hwh=viv["hwh"])
+    meas = measure_sim(dep)
+    st.done()
+    st.start("synth", "Yosys synth_xilinx of the whole accelerator" + (
+        " (skipped: --no-synth)" if th is None else ", started after the compile: waiting"))
+    if th is not None:
+        th.join()
+    st.done()
+    res = {"arch": a.arch, "board": a.board, "out": str(out), "weights": mod["weights"],
+           "bit_exact": bool(sim["bit_exact"]), "images": sim["images"],
+           "vivado": {"ran": bool(viv["bitfile"]), "skipped": viv.get("skipped")},
+           "synth_error": box.get("error"), "synth_ran": "result" in box,
+           "measure_sim": str(dep / "measure_sim.json"), "seconds": st.seconds,
+           "compile_seconds": comp.get("seconds"), "sim_fps": sim.get("fps"),
+           "measured_fps_by_batch": {str(r.get("batch")): r.get("fps")
+                                     for r in meas.get("results", [])}}
+    st.start("report", f"{out / 'report.md'} + report.html")
+    save_json(out / "build.json", {**res, "total_seconds": st.total()})
+    rep = write_report(out)
+    st.done()
+    res["total_seconds"] = st.total()
+    save_json(out / "build.json", res)
+    print("\n== bireal build ==")
+    print(format_sim(sim))
+    print(f"vivado       {'bitstream ' + viv['bitfile'] if viv['bitfile'] else viv['skipped']}")
+    if box.get("error"):
+        print(f"yosys        failed: {box['error']}")
+    print(f"report       {rep['md']} (+ {Path(rep['html']).name})")
+    print(f"time         {res['total_seconds']:.0f} s (" + ", ".join(
+        f"{k} {v:.0f} s" for k, v in st.seconds.items()) + ")")
+    return res
+
+
+def add_command(sub, boards: list[str], archs: list[str]):
+    s = sub.add_parser("build", help="the whole flow for one board: train/load -> export -> "
+                       "FINN compile -> RTL -> simulation -> Yosys -> Vivado step -> deploy "
+                       "package -> report (scripts/build_bitstream.sh)")
+    s.add_argument("--board", default="pynq-z2", choices=boards)
+    s.add_argument("--arch", default="bireal-tiny", choices=archs)
+    s.add_argument("--ckpt", help="checkpoint.pt to deploy (default: train, or random weights "
+                                  "when the arch's dataset is not offline)")
+    s.add_argument("--target-fps", type=float, help="frames/s at the board clock (default: the "
+                                                    "fastest folding that fits)")
+    s.add_argument("--out", help="output folder (default runs/<arch>-<board>)")
+    s.add_argument("--require-bitstream", action="store_true",
+                   help="fail unless Vivado is available to build the bitstream")
+    s.add_argument("--images", type=int, default=100, help="images simulated (default 100)")
+    s.add_argument("--verify-images", type=int, default=20,
+                   help="images checked after every FINN build step (default 20)")
+    s.add_argument("--epochs1", type=int, default=3, help="training stage 1 epochs (default 3)")
+    s.add_argument("--epochs2", type=int, default=8, help="training stage 2 epochs (default 8)")
+    s.add_argument("--no-synth", action="store_true", help="skip the Yosys synthesis")
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(fn=lambda a: sys.exit(0 if build(a)["bit_exact"] else 1))
