@@ -90,6 +90,7 @@ def _synth_thread(hw_dir: Path, box: dict) -> threading.Thread:
 
 def measure_sim(deploy: Path) -> dict:
     """Run the deploy package's measure.py on the `sim` backend (throughput vs batch)."""
+    deploy = Path(deploy).resolve()                  # the script runs with cwd = deploy
     out = deploy / "measure_sim.json"
     cmd = [sys.executable, str(deploy / "measure.py"), "--backend", "sim", "--batches",
            MEASURE_BATCHES, "--out", str(out)]

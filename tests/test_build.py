@@ -12,8 +12,8 @@ def test_build_from_checkpoint(trained_tiny, tmp_path):
     out = tmp_path / "run"
     env = {**os.environ, "PATH": os.defpath}           # no vivado here, whatever the machine
     r = subprocess.run([sys.executable, "-m", "sim.cli", "build", "--ckpt", str(ckpt), "--out",
-                        str(out), "--images", "6", "--verify-images", "2", "--no-synth"],
-                       capture_output=True, text=True, env=env)
+                        "run", "--images", "6", "--verify-images", "2", "--no-synth"],
+                       capture_output=True, text=True, env=env, cwd=tmp_path)  # relative --out
     assert r.returncode == 0, r.stderr[-3000:]
     tail = r.stdout[r.stdout.index("== bireal build =="):]
     assert "bit-exact vs PyTorch on 6/6 images" in tail
