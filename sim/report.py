@@ -123,6 +123,9 @@ def build_doc(out: Path) -> Doc:
     dep = out / "deploy"
     msim, mboard = _load(dep / "measure_sim.json"), _load(dep / "measure.json")
     vboard = _load(dep / "validate.json")
+    # measure.json / validate.json count as board numbers only when they came from the board
+    mboard = mboard if mboard and mboard.get("backend") == "pynq" else None
+    vboard = vboard if vboard and vboard.get("backend") == "pynq" else None
     d = Doc()
     d.h(f"bireal-fpga build: {exp.get('arch', b.get('arch'))} on {comp.get('board')}")
     d.p(f"Built {time.strftime('%Y-%m-%d %H:%M')}; part {comp.get('part')} at "

@@ -34,3 +34,17 @@ def test_build_from_checkpoint(trained_tiny, tmp_path):
     assert f"| cycles / frame | {sim['cycles_per_frame']:,} | [sim]" in md
     html = (out / "report.html").read_text()
     assert html.count("src='data:image/png;base64,") == 2 and "src='http" not in html
+    # board numbers enter the report only when they came from the pynq backend
+    from sim.report import write_report
+    dep = out / "deploy"
+    (dep / "validate.json").write_text(json.dumps({"backend": "sim", "accuracy": 0.5}))
+    write_report(out)
+    assert "accuracy on the board" not in (out / "report.md").read_text()
+    board = {"backend": "pynq", "power_source": "user-supplied --watts (test data)",
+             "results": [{"batch": 8, "fps": 1000.0, "seconds": 0.008, "watts": 2.0,
+                          "fps_per_watt": 500.0}]}
+    (dep / "measure.json").write_text(json.dumps(board))
+    write_report(out)
+    md = (out / "report.md").read_text()
+    assert "Board measurements (user-supplied --watts (test data)) [board]" in md
+    assert "| 8 | 1,000.0 | 8.000 ms | 2.0 | 500.0 |" in md
