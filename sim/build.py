@@ -6,8 +6,8 @@
   sim      FIFO sizing + Verilator cycle-accurate simulation, bit-exact against PyTorch
   vivado   stitched-IP + Zynq-shell TCL; bitstream + .hwh only where Vivado exists
   deploy   DIR/deploy/: driver, validate.py, measure.py (run here on the `sim` backend)
-  synth    Yosys synth_xilinx of the whole accelerator (a thread started after the compile,
-           beside the simulation; this step only waits for it)
+  synth    Yosys synth_xilinx of the whole accelerator (a thread started after FIFO
+           sizing, beside the simulation; this step only waits for it)
   report   DIR/report.md + DIR/report.html
 Writes DIR/build.json with each step's wall time.
 """
@@ -130,6 +130,9 @@ def build(a) -> dict:
     st.start("sim", f"Verilator cycle-accurate simulation of {a.images} images"
              + ("" if a.no_synth else "; Yosys synthesis of the whole design alongside"))
     box: dict = {}
+    if not (hw / "fifo_sizing.json").is_file():
+        from .fifo_sizing import size_fifos
+        size_fifos(hw)            # first: it rewrites rtl_model.onnx and the FIFO HDL in place
     th = None if a.no_synth else _synth_thread(hw, box)
     sim = simulate(hw, images=a.images)
     print(format_sim(sim))
@@ -142,7 +145,7 @@ def build(a) -> dict:
     meas = measure_sim(dep)
     st.done()
     st.start("synth", "Yosys synth_xilinx of the whole accelerator" + (
-        " (skipped: --no-synth)" if th is None else ", started after the compile: waiting"))
+        " (skipped: --no-synth)" if th is None else ", started after FIFO sizing: waiting"))
     if th is not None:
         th.join()
     st.done()
