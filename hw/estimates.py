@@ -158,6 +158,18 @@ def layer_estimate(node: NodeProto, inst: HWCustomOp, sinst: HWCustomOp, part: s
     return row
 
 
+def fit_of(totals: dict, board: Board) -> dict:
+    """Per resource: used, available, limit = FIT_CAP * available, utilisation, ok."""
+    fit = {}
+    for k in FIT_RESOURCES:
+        avail = board.available(k)
+        used = totals.get(k) or 0
+        fit[k] = {"used": used, "available": avail, "limit": FIT_CAP * avail,
+                  "utilisation": used / avail if avail else (0.0 if used == 0 else None),
+                  "ok": used <= FIT_CAP * avail}
+    return fit
+
+
 def summarize(layers: list[dict], board: Board, clock_mhz: float) -> dict:
     """Totals, bottleneck, est_fps and fit of per-layer rows (see module docstring)."""
     if not layers:
@@ -166,13 +178,7 @@ def summarize(layers: list[dict], board: Board, clock_mhz: float) -> dict:
     bott = max(layers, key=lambda r: r["cycles"])
     if bott["cycles"] <= 0:
         raise BiRealError(f"no layer has a cycle estimate (bottleneck {bott['name']}: 0 cycles)")
-    fit = {}
-    for k in FIT_RESOURCES:
-        avail = board.available(k)
-        used = totals[k]
-        fit[k] = {"used": used, "available": avail, "limit": FIT_CAP * avail,
-                  "utilisation": used / avail if avail else (0.0 if used == 0 else None),
-                  "ok": used <= FIT_CAP * avail}
+    fit = fit_of(totals, board)
     return {"board": board.name, "part": board.part, "clock_mhz": clock_mhz, "layers": layers,
             "totals": totals, "bottleneck_cycles": bott["cycles"],
             "bottleneck_layer": bott["name"], "est_fps": clock_mhz * 1e6 / bott["cycles"],

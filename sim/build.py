@@ -112,7 +112,8 @@ def build(a) -> dict:
     out = Path(a.out or f"runs/{a.arch}-{a.board}")
     if a.ckpt and not Path(a.ckpt).is_file():
         raise BiRealError(f"--ckpt {a.ckpt}: no such checkpoint file")
-    if a.require_bitstream and not find_vivado():
+    vivado = find_vivado()
+    if a.require_bitstream and not vivado:
         raise BiRealError("--require-bitstream: Vivado not found (not on PATH, XILINX_VIVADO "
                           "not set); nothing was built")
     out.mkdir(parents=True, exist_ok=True)
@@ -137,8 +138,8 @@ def build(a) -> dict:
     sim = simulate(hw, images=a.images)
     print(format_sim(sim))
     st.done()
-    st.start("vivado", "stitched IP + Zynq shell TCL" + (", bitstream" if find_vivado() else ""))
-    viv = vivado_step(hw, a.board, deploy_dir=out / "deploy", run=bool(find_vivado()))
+    st.start("vivado", "stitched IP + Zynq shell TCL" + (", bitstream" if vivado else ""))
+    viv = vivado_step(hw, a.board, deploy_dir=out / "deploy", run=bool(vivado))
     st.done()
     st.start("deploy", f"deploy package -> {out / 'deploy'}; measure.py on the sim backend")
     dep = write_deploy(hw, out, bitfile=viv["bitfile"], hwh=viv["hwh"])

@@ -23,31 +23,13 @@ from qonnx.custom_op.registry import getCustomOp
 
 from model.errors import BiRealError
 
+from .run import input_quant
+
 FORMAT = 1
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts" / "deploy"
 SCRIPT_FILES = ("driver.py", "validate.py", "measure.py")
 IP = {"dma": "axi_dma_0", "frames_gpio": "axi_gpio_frames"}
 GOLDEN_MAX = 100
-
-
-def input_quant(export_onnx: Path) -> dict:
-    """Scale, bits, signedness, rounding and clip range of the exported input Quant node."""
-    from qonnx.custom_op.general.quant import max_int, min_int
-    m = ModelWrapper(str(export_onnx))
-    q = m.find_consumer(m.graph.input[0].name)
-    if q is None or q.op_type != "Quant":
-        raise BiRealError(f"{export_onnx}: the exported graph must start with the input Quant")
-    scale, zp, bits = (m.get_initializer(i) for i in q.input[1:4])
-    for name, v in (("scale", scale), ("zero point", zp), ("bit width", bits)):
-        if v is None or np.asarray(v).size != 1:
-            raise BiRealError(f"{export_onnx}: input Quant {q.name} needs a scalar {name}")
-    op = getCustomOp(q)
-    signed, narrow, bits = bool(op.get_nodeattr("signed")), bool(op.get_nodeattr("narrow")), int(bits)
-    shape = m.get_tensor_shape(m.graph.input[0].name)
-    return {"scale": float(np.float32(scale)), "zero_point": float(np.float32(zp)), "bits": bits,
-            "signed": signed, "narrow": narrow, "rounding": op.get_nodeattr("rounding_mode"),
-            "min": int(min_int(signed, narrow, bits)), "max": int(max_int(signed, narrow, bits)),
-            "image_shape_chw": [int(x) for x in shape[1:]], "node": q.name}
 
 
 def host_tail_spec(parent: ModelWrapper, path: Path) -> dict:

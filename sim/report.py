@@ -15,10 +15,10 @@ import time
 from pathlib import Path
 
 from hw.boards import BOARDS, FIT_CAP
+from hw.estimates import FIT_RESOURCES as RES
+from hw.estimates import fit_of
 
 from model.export import atomic_write
-
-RES = ("LUT", "BRAM18", "URAM", "DSP")
 
 
 def _load(p: Path) -> dict | None:
@@ -92,14 +92,10 @@ class Doc:
 def _fit_rows(totals: dict) -> list[list]:
     rows = []
     for b in BOARDS.values():
-        cells = [f"{b.name} ({b.part})"]
-        ok = True
-        for r in RES:
-            lim = FIT_CAP * b.available(r)
-            used = totals.get(r) or 0
-            ok &= used <= lim
-            cells.append(f"{used:,} / {b.available(r):,}")
-        rows.append(cells + ["yes" if ok else "no"])
+        fit = fit_of(totals, b)
+        rows.append([f"{b.name} ({b.part})"]
+                    + [f"{fit[r]['used']:,} / {fit[r]['available']:,}" for r in RES]
+                    + ["yes" if all(f["ok"] for f in fit.values()) else "no"])
     return rows
 
 

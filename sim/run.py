@@ -33,16 +33,33 @@ from .stitch import stall_report, stitch
 from .verilate import build, run
 
 
-def pixel_codes(export_onnx: Path, images: np.ndarray) -> np.ndarray:
-    """Integer input codes (N, H, W, C) of float images, quantized as the exported input Quant."""
-    from qonnx.custom_op.general.quant import quant
+def input_quant(export_onnx: Path) -> dict:
+    """Scale, bits, signedness, rounding and clip range of the exported input Quant node."""
+    from qonnx.custom_op.general.quant import max_int, min_int
     m = ModelWrapper(str(export_onnx))
     q = m.find_consumer(m.graph.input[0].name)
     if q is None or q.op_type != "Quant":
         raise BiRealError(f"{export_onnx}: the exported graph must start with the input Quant")
-    s, bits = float(m.get_initializer(q.input[1])), float(m.get_initializer(q.input[3]))
-    x = quant(images.astype(np.float32), np.float32(s), np.float32(0), np.float32(bits), 0, 0,
-              "ROUND") / np.float32(s)
+    scale, zp, bits = (m.get_initializer(i) for i in q.input[1:4])
+    for name, v in (("scale", scale), ("zero point", zp), ("bit width", bits)):
+        if v is None or np.asarray(v).size != 1:
+            raise BiRealError(f"{export_onnx}: input Quant {q.name} needs a scalar {name}")
+    op = getCustomOp(q)
+    signed, narrow, bits = bool(op.get_nodeattr("signed")), bool(op.get_nodeattr("narrow")), int(bits)
+    shape = m.get_tensor_shape(m.graph.input[0].name)
+    return {"scale": float(np.float32(scale)), "zero_point": float(np.float32(zp)), "bits": bits,
+            "signed": signed, "narrow": narrow, "rounding": op.get_nodeattr("rounding_mode"),
+            "min": int(min_int(signed, narrow, bits)), "max": int(max_int(signed, narrow, bits)),
+            "image_shape_chw": [int(x) for x in shape[1:]], "node": q.name}
+
+
+def pixel_codes(export_onnx: Path, images: np.ndarray) -> np.ndarray:
+    """Integer input codes (N, H, W, C) of float images, quantized as the exported input Quant."""
+    from qonnx.custom_op.general.quant import quant
+    q = input_quant(export_onnx)
+    s = np.float32(q["scale"])
+    x = quant(images.astype(np.float32), s, np.float32(q["zero_point"]), np.float32(q["bits"]),
+              int(q["signed"]), int(q["narrow"]), q["rounding"]) / s
     return np.rint(x).astype(np.int64).transpose(0, 2, 3, 1)
 
 

@@ -128,14 +128,17 @@ class BirealAccelerator:
         self.last_run = {"frames": int(n), "seconds": sec, **self.backend.info}
         return obuf, sec
 
-    def execute(self, images: np.ndarray) -> np.ndarray:
-        """Float images (N, C, H, W) -> float32 logits, batch_size frames per transfer."""
+    def execute(self, images: np.ndarray, on_batch=None) -> np.ndarray:
+        """Float images (N, C, H, W) -> float32 logits, batch_size frames per transfer;
+        on_batch(frames, seconds) is called after each transfer (progress, timing)."""
         codes = self.quantize(images)
         out = []
         for i in range(0, len(codes), self.batch_size):
             c = codes[i:i + self.batch_size]
-            obuf, _ = self.run_packed(self.pack(c), len(c))
+            obuf, sec = self.run_packed(self.pack(c), len(c))
             out.append(self.logits(self.unpack(obuf, len(c))))
+            if on_batch:
+                on_batch(len(c), sec)
         return np.concatenate(out) if out else np.zeros((0, self.cfg["num_classes"]), np.float32)
 
 

@@ -51,20 +51,18 @@ def progress(total: int, desc: str):
         return _Plain(total, desc)
 
 
-def run_images(acc: BirealAccelerator, px: np.ndarray, divisor: float, batch: int, desc: str):
+def run_images(acc: BirealAccelerator, px: np.ndarray, divisor: float, desc: str):
     """(logits float32, accelerator seconds) of images px (float image = px / divisor)."""
-    out, sec, bar = [], 0.0, progress(len(px), desc)
+    sec, bar = [0.0], progress(len(px), desc)
+
+    def step(n, s):
+        sec[0] += s
+        bar.update(n)
     try:
-        for i in range(0, len(px), batch):
-            x = px[i:i + batch].astype(np.float32) / np.float32(divisor)
-            codes = acc.quantize(x)
-            obuf, s = acc.run_packed(acc.pack(codes), len(codes))
-            out.append(acc.logits(acc.unpack(obuf, len(codes))))
-            sec += s
-            bar.update(len(codes))
+        logits = acc.execute(px.astype(np.float32) / np.float32(divisor), on_batch=step)
     finally:
         bar.close()
-    return np.concatenate(out), sec
+    return logits, sec[0]
 
 
 def validate(deploy_dir: Path, backend: str, limit: int | None, batch: int,
@@ -75,7 +73,7 @@ def validate(deploy_dir: Path, backend: str, limit: int | None, batch: int,
     ts = np.load(ts_path)
     acc = BirealAccelerator(deploy_dir, backend=backend, batch_size=batch)
     n = len(ts["labels"]) if limit is None else min(limit, len(ts["labels"]))
-    logits, sec = run_images(acc, ts["images"][:n], float(ts["pixel_divisor"]), batch, "test set")
+    logits, sec = run_images(acc, ts["images"][:n], float(ts["pixel_divisor"]), "test set")
     top1 = acc.topk(logits, 1)[:, 0]
     correct = int((top1 == ts["labels"][:n]).sum())
     g = len(ts["golden_logits"]) if golden is None else min(golden, len(ts["golden_logits"]))
@@ -87,8 +85,7 @@ def validate(deploy_dir: Path, backend: str, limit: int | None, batch: int,
            "label_source": str(ts["label_source"]), "golden_checked": g,
            "accelerator_seconds": sec, "accelerator_seconds_source": acc.last_run.get("source")}
     if g:
-        gl, _ = run_images(acc, ts["golden_images"][:g], float(ts["golden_divisor"]), batch,
-                           "golden")
+        gl, _ = run_images(acc, ts["golden_images"][:g], float(ts["golden_divisor"]), "golden")
         want = ts["golden_logits"][:g].astype(np.float32)
         bad = np.flatnonzero(~np.all(gl == want, axis=1))
         res.update(bit_exact_vs_pytorch=bool(len(bad) == 0), golden_mismatches=len(bad),
