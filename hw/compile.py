@@ -146,42 +146,30 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
         est = E.estimate(child, board, clock_mhz=clock)
         rtl, rrep = _specialize(child, b.part, log)
     else:
-        # no target: the fastest folding that fits (target 1 cycle, relaxed until it fits).
-        # FINN's models pick the folding; the RTL graph built from it (fused shortcuts, SWG
-        # headroom, FIFOs) is estimated again, and the target relaxed while that does not fit.
+        # no target: the fastest folding that fits. The folding is chosen on the RTL units
+        # (fused shortcuts, affine requants, project MVAUs) and the fit decided on the
+        # estimate of the finished design (hw.rtl_folding), then copied back to FINN's graph
+        # so folding_config.json rebuilds the same design through --folding.
+        from .rtl_folding import copy_back, fold_rtl
         target = (F.target_from_fps(target_fps, clock) if target_fps else
                   target_cycles or 1)
-        prev, first = None, None
-        for _ in range(8):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")           # the report below says it
-                child, frep = F.auto_folding(child0, board, target, clock_mhz=clock)
-            rtl, rrep = _specialize(child, b.part, log)
-            rest = E.estimate(rtl, board, clock_mhz=clock)
-            first = first or (child, frep, rtl, rrep)
-            if rest["fits"] or frep["achieved_cycles"] == prev:
-                break
-            prev = frep["achieved_cycles"]
-            rrep.setdefault("relaxed", []).append(prev)
-            target = 2 * max(target, prev)
-        if not rest["fits"]:        # no folding fits: keep the fastest, say so below
-            child, frep, rtl, rrep = first
+        mapped, mrep = _specialize(child0, b.part, log, stage="map")
+        rtl, folded, frep = fold_rtl(mapped, b, target, clock_mhz=clock,
+                                     finish=lambda m: _specialize(m, b.part, log, stage="finish"))
+        rrep = {**mrep, **frep.pop("finish"), "folding_search": frep}
+        if not frep["fits"]:
             rrep["rtl_fits"] = False
+        child = copy_back(child0, folded)
         how = ((f"auto: target {frep['requested_cycles']} cycles/frame"
                 + (f" ({target_fps:g} FPS at {clock:g} MHz)" if target_fps else ""))
                if (target_fps or target_cycles) else f"auto: fastest folding that fits {board}"
-               ) + f", achieved {frep['achieved_cycles']} cycles/frame"
-        # "fastest that fits" starts from an unreachable target on purpose: only say why when
-        # a target was asked for or the design does not fit at all
-        if frep.get("warning") and (target_fps or target_cycles or not frep["fits"]):
+               ) + f", achieved {frep['achieved_cycles']} cycles/frame, decided on the " \
+            "estimate of the RTL design"
+        if frep.get("warning"):
             how += f"; {frep['warning']}"
-        if rrep.get("rtl_fits") is False:
+        if not frep["fits"]:
             how += f"; the RTL design does not fit {board} at any folding: the fastest is kept"
-        elif rrep.get("relaxed"):
-            how += (f"; the RTL design at {rrep['relaxed'][0]} cycles/frame was over the "
-                    f"{board} cap, relaxed to {frep['achieved_cycles']}")
-        est = frep["estimate"]        # auto_folding estimated exactly this model and clock
-    F.check_folding(child)
+        est = E.estimate(child, board, clock_mhz=clock)     # FINN's graph at that folding
     sdp = partition_node(parent)
     _save_onnx(out / "dataflow_model.onnx", child)
     getCustomOp(sdp).set_nodeattr("model", str((out / "dataflow_model.onnx").resolve()))
@@ -215,14 +203,17 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
     return summary
 
 
-def _specialize(child, part: str, log):
-    """hw.rtl_flow.specialize_rtl on a copy, FINN's chatter into the build log."""
+def _specialize(child, part: str, log, stage: str = "all"):
+    """hw.rtl_flow's map_rtl ("map"), finish_rtl ("finish") or both ("all") on a copy, FINN's
+    chatter into the build log."""
     import copy
-    from .rtl_flow import specialize_rtl
+    from . import rtl_flow
+    fn = {"map": rtl_flow.map_rtl, "finish": rtl_flow.finish_rtl,
+          "all": rtl_flow.specialize_rtl}[stage]
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return specialize_rtl(copy.deepcopy(child), part)
+        return fn(copy.deepcopy(child), part)
 
 
 def build_rtl(parent, rtl, out: Path, b, clock: float, keep: dict, onnx_path):

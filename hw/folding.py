@@ -59,8 +59,8 @@ def divisors(n: int) -> list[int]:
 def _hls_mvau(inst) -> bool:
     """MVAU that FINN implements in HLS: specialized _hls, or binaryXnorMode=1 (MVAU_rtl is
     DSP-based and rejects XNOR mode)."""
-    return isinstance(inst, MVAU) and (inst.onnx_node.op_type.endswith("_hls")
-                                       or inst.get_nodeattr("binaryXnorMode") == 1)
+    return isinstance(inst, MVAU) and inst.onnx_node.domain != "hw.ops" and (
+        inst.onnx_node.op_type.endswith("_hls") or inst.get_nodeattr("binaryXnorMode") == 1)
 
 
 def _rules(inst) -> dict[str, tuple[list[int], str]]:
@@ -93,6 +93,9 @@ def _rules(inst) -> dict[str, tuple[list[int], str]]:
         legal = [p for p in divisors(max(dims)) if all(d % p == 0 for d in dims)]
         return {"PE": (legal, f"PE must divide the last dimension {max(dims)}")}
     types = inst.get_nodeattr_types()
+    if "PE" in types and "NumChannels" in types:        # the project's channel-wise units
+        ch = inst.get_nodeattr("NumChannels")
+        return {"PE": (divisors(ch), f"PE must divide NumChannels={ch}")}
     if "PE" in types or "SIMD" in types:
         raise BiRealError(f"layer {layer_name(inst.onnx_node)}: no folding rule for op type "
                           f"{inst.onnx_node.op_type}")

@@ -215,11 +215,20 @@ def is_rtl(node) -> bool:
     return node.domain == DOMAIN or node.op_type.endswith("_rtl")
 
 
-def specialize_rtl(model, part: str):
-    """Folded HW partition model -> (RTL-only model, report of the shortcut fusion and FIFO
-    sizing). Error names any node left without an RTL implementation."""
-    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
-    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+def _prefer_rtl(model):
+    for n in model.graph.node:
+        if n.domain == "finn.custom_op.fpgadataflow" and n.op_type in FINN_RTL:
+            getCustomOp(n).set_nodeattr("preferred_impl_style", "rtl")
+    return model
+
+
+def map_rtl(model, part: str):
+    """HW partition model (folded or not) -> the same graph of RTL units, before FIFOs and
+    width converters: popcount types, integer thresholds, shortcut fusion, project RTL ops,
+    FC bias absorption, finn-rtllib specialization. Folding attributes are kept (a fused unit
+    takes the largest PE of what it replaces), so the units can be folded after mapping: the
+    folding then decides on the estimate of the design that will be built (hw.rtl_folding).
+    Returns (model, {"shortcut_fusion": report})."""
     from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
     from finn.transformation.streamline.round_thresholds import RoundAndClipThresholds
 
@@ -227,19 +236,24 @@ def specialize_rtl(model, part: str):
     model = model.transform(RoundAndClipThresholds())       # integer thresholds (exact: x is integer)
     fuse = FuseShortcutAdd()
     model = model.transform(fuse).transform(ToProjectRTL()).transform(AbsorbBiasIntoIntMVAU())
+    model = _prefer_rtl(model).transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
+    return model, {"shortcut_fusion": fuse.report}
+
+
+def finish_rtl(model, part: str):
+    """Folded RTL-unit graph (map_rtl) -> the RTL design: SWG SIMD headroom, deadlock-free
+    fork FIFOs, MVAU input FIFOs, width converters, FIFOs (finn-rtllib). Error names any node
+    left without an RTL implementation. Returns (model, {"fifo_sizing", "swg_headroom"})."""
+    from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
+    from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
+    from finn.transformation.fpgadataflow.specialize_layers import SpecializeLayers
+
     headroom = SWGHeadroom()
     model = model.transform(headroom)
-    for n in model.graph.node:
-        if n.domain == "finn.custom_op.fpgadataflow" and n.op_type in FINN_RTL:
-            getCustomOp(n).set_nodeattr("preferred_impl_style", "rtl")
-    model = model.transform(SpecializeLayers(part))
     sizing = SizeShortcutFIFOs()
     model = model.transform(sizing).transform(SizeMVAUInputFIFOs())
     model = model.transform(InsertDWC()).transform(InsertFIFO(create_shallow_fifos=True))
-    for n in model.graph.node:
-        if n.domain == "finn.custom_op.fpgadataflow" and n.op_type in FINN_RTL:
-            getCustomOp(n).set_nodeattr("preferred_impl_style", "rtl")
-    model = model.transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
+    model = _prefer_rtl(model).transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
     for n in model.graph.node:
         if n.op_type == "StreamingFIFO_rtl":
             op = getCustomOp(n)
@@ -248,8 +262,15 @@ def specialize_rtl(model, part: str):
     left = [f"{n.name} ({n.op_type})" for n in model.graph.node if not is_rtl(n)]
     if left:
         raise BiRealError("no RTL implementation for: " + ", ".join(left))
-    return model, {"shortcut_fusion": fuse.report, "fifo_sizing": sizing.depths,
-                   "swg_headroom": headroom.changes}
+    return model, {"fifo_sizing": sizing.depths, "swg_headroom": headroom.changes}
+
+
+def specialize_rtl(model, part: str):
+    """Folded HW partition model -> (RTL-only model, report of the shortcut fusion and FIFO
+    sizing): map_rtl then finish_rtl."""
+    model, rep = map_rtl(model, part)
+    model, rep2 = finish_rtl(model, part)
+    return model, {**rep, **rep2}
 
 
 def _path_to_join(model, tensor):
@@ -301,13 +322,14 @@ class SWGHeadroom(Transformation):
     def _rtl_cycles(node, simd):
         import copy
         n = copy.deepcopy(node)
-        n.op_type, n.domain = "ConvolutionInputGenerator_rtl", "finn.custom_op.fpgadataflow.rtl"
+        if not n.op_type.endswith("_rtl"):
+            n.op_type, n.domain = "ConvolutionInputGenerator_rtl", "finn.custom_op.fpgadataflow.rtl"
         op = getCustomOp(n)
         op.set_nodeattr("SIMD", simd)
         return int(op.get_exp_cycles())
 
     def apply(self, model):
-        swgs = [n for n in model.graph.node if n.op_type == "ConvolutionInputGenerator"]
+        swgs = [n for n in model.graph.node if n.op_type.startswith("ConvolutionInputGenerator")]
         others = [int(getCustomOp(n).get_exp_cycles()) for n in model.graph.node
                   if n.op_type != "ConvolutionInputGenerator" and n not in swgs]
         if not swgs or not others:

@@ -1,0 +1,245 @@
+"""Folding of the design that will be built: PE/SIMD chosen on the RTL units, not on FINN's graph.
+
+FINN's graph still holds what the RTL mapping removes (255-threshold requants fused into
+ShortcutAdd, FC bias adds, HLS cost models of units the project implements itself), so a
+folding decided on its estimate can be far off what is built. Here the graph is first mapped
+to RTL units (hw.rtl_flow.map_rtl), then folded, and the fit is decided on the estimates of
+those units (hw.estimates: the project ops' own models + finn-rtllib's), then checked again on
+the finished design with its FIFOs and width converters (hw.rtl_flow.finish_rtl).
+
+For a target of T cycles per frame every unit gets its cheapest legal folding with
+cycles <= T (fewest lanes PE*SIMD, then least PE; hw.folding's rules); the pipeline then runs
+at B = max cycles <= T, and the folding is redone at B so no unit is faster than it needs to be
+(FINN's two-pass relaxation). The search over T:
+
+    T_min = bottleneck of the most parallel folding,   T_max = bottleneck at PE = SIMD = 1
+    smallest T in [T_min, T_max] (bisection to 1/64) whose design fits every resource r:
+    used_r <= FIT_CAP * available_r   (resources over the cap even at T_max are reported and
+    left out of the decision: no folding can fix them)
+
+A depthwise sliding window feeding a max pool streams the pool's channel folds: its SIMD is
+tied to the pool's PE (both chosen together).
+"""
+from __future__ import annotations
+
+import copy
+import math
+
+from qonnx.custom_op.registry import getCustomOp
+
+from finn.custom_op.fpgadataflow.convolutioninputgenerator import ConvolutionInputGenerator
+from finn.util.fpgadataflow import is_fpgadataflow_node
+from hw.boards import FIT_CAP, get_board
+from hw.estimates import FIT_RESOURCES, layer_estimate, over_cap, summarize
+from hw.folding import _configs, _joint_problem, _lanes, legal_values
+from model.errors import BiRealError
+
+DECIDED_BY = ("estimate of the RTL design (project units + finn-rtllib after shortcut fusion "
+              "and requant mapping), checked again with its FIFOs and width converters")
+
+
+def _nodes(model):
+    return [(n, getCustomOp(n)) for n in model.graph.node if is_fpgadataflow_node(n)]
+
+
+def _tied_swg(model, node):
+    """The depthwise SWG feeding `node` (its SIMD must equal node's PE), or None."""
+    p = model.find_producer(node.input[0])
+    if p is not None and p.op_type.startswith("ConvolutionInputGenerator"):
+        if getCustomOp(p).get_nodeattr("depthwise"):
+            return p
+    return None
+
+
+class _Folder:
+    """Per-unit folding choices and estimate rows, cached by (unit, config)."""
+
+    def __init__(self, mapped, board):
+        self.m, self.b = copy.deepcopy(mapped), get_board(board)
+        self.units = _nodes(self.m)
+        self.tied = {}                          # depthwise SWG name -> consumer node
+        for n, _ in self.units:
+            s = _tied_swg(self.m, n)
+            if s is not None:
+                self.tied[s.name] = n
+        self.options = {n.name: self._options(n, i) for n, i in self.units
+                        if n.name not in self.tied}
+        self.rows: dict = {}
+
+    def _options(self, node, inst):
+        """[(cycles, lanes, PE, cfg)] of every legal folding, sorted cheapest first."""
+        swg = _tied_swg(self.m, node)
+        sinst = getCustomOp(swg) if swg is not None and swg.name in self.tied else None
+        out = []
+        cfgs = list(_configs(inst)) or [{}]
+        for cfg in cfgs:
+            for a, v in cfg.items():
+                inst.set_nodeattr(a, int(v))
+            if _joint_problem(inst):
+                continue
+            c = int(inst.get_exp_cycles())
+            if sinst is not None:
+                pe = cfg.get("PE", 1)
+                if pe not in legal_values(sinst).get("SIMD", [pe]):
+                    continue
+                sinst.set_nodeattr("SIMD", pe)
+                c = max(c, int(sinst.get_exp_cycles()))
+            out.append((c, _lanes(inst, cfg), cfg.get("PE", 1), cfg))
+        if not out:
+            raise BiRealError(f"layer {node.name} ({node.op_type}): no legal folding")
+        return sorted(out, key=lambda o: (o[1], o[2]))
+
+    def choose(self, target: int) -> dict:
+        """{unit: cfg}: cheapest folding with cycles <= target, else the fastest."""
+        pick = {}
+        for name, opts in self.options.items():
+            ok = [o for o in opts if o[0] <= target]
+            pick[name] = (ok[0] if ok else min(opts, key=lambda o: (o[0], o[1])))[3]
+        return pick
+
+    def apply(self, pick: dict, model=None):
+        """Set the chosen folding on `model` (default: the working copy), tied SWGs too."""
+        m = self.m if model is None else model
+        byname = {n.name: n for n in m.graph.node}
+        for name, cfg in pick.items():
+            inst = getCustomOp(byname[name])
+            for a, v in cfg.items():
+                inst.set_nodeattr(a, int(v))
+        for sname, cons in self.tied.items():
+            pe = pick.get(cons.name, {}).get("PE", 1)
+            getCustomOp(byname[sname]).set_nodeattr("SIMD", int(pe))
+        return m
+
+    def summary(self, pick: dict, clock_mhz: float) -> dict:
+        """hw.estimates.summarize of the units at folding `pick` (rows cached)."""
+        self.apply(pick)
+        rows = []
+        for n, i in self.units:
+            key = (n.name, tuple(sorted(pick.get(n.name, {}).items())),
+                   tuple(sorted(pick.get(self.tied[n.name].name, {}).items()))
+                   if n.name in self.tied else ())
+            if key not in self.rows:
+                self.rows[key] = layer_estimate(n, i, i, self.b.part)
+            rows.append(dict(self.rows[key]))
+        return summarize(rows, self.b, clock_mhz)
+
+    def balanced(self, target: int, clock_mhz: float):
+        """(pick, summary) at `target`, refolded at the bottleneck it reaches."""
+        pick = self.choose(target)
+        s = self.summary(pick, clock_mhz)
+        if s["bottleneck_cycles"] < target:
+            pick = self.choose(s["bottleneck_cycles"])
+            s = self.summary(pick, clock_mhz)
+        return pick, s
+
+
+def _fits(summ: dict, ignore: set) -> bool:
+    return all(f["ok"] for k, f in summ["fit"].items() if k not in ignore)
+
+
+def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None = None,
+             max_relax: int = 6):
+    """Fold the RTL-unit graph `mapped` (hw.rtl_flow.map_rtl) for `board` at the smallest
+    cycles/frame >= target_cycles that fits (see module docstring); `finish(model) ->
+    (rtl_model, report)` builds the design (hw.rtl_flow.finish_rtl), whose estimate decides.
+
+    Returns (rtl_model, folded mapped model, report) with report {board, requested_cycles,
+    target_cycles, achieved_cycles, bottleneck_layer, est_fps, fits, warning, decided_by,
+    searched: [[cycles, fits, over-cap text]], units_estimate (totals of the units alone),
+    finish (finish's report)}; the caller estimates rtl_model for the numbers it publishes.
+    """
+    from hw.estimates import estimate
+    b = get_board(board)
+    clk = float(clock_mhz or b.clock_mhz)
+    requested = int(target_cycles)
+    if requested < 1:
+        raise BiRealError(f"target_cycles must be >= 1, got {target_cycles!r}")
+    f = _Folder(mapped, b)
+    _, slow = f.balanced(1 << 62, clk)               # PE = SIMD = 1
+    ignore = {k for k, v in slow["fit"].items() if not v["ok"]}
+    _, fast = f.balanced(1, clk)
+    lo = max(requested, fast["bottleneck_cycles"])
+    hi = max(lo, slow["bottleneck_cycles"])
+    searched = []
+
+    def test(t):
+        pick, s = f.balanced(t, clk)
+        searched.append([t, _fits(s, ignore), over_cap(s)])
+        return pick, s
+
+    pick, s = test(lo)
+    if not _fits(s, ignore):
+        best = test(hi)
+        if _fits(best[1], ignore):
+            bad = lo
+            while hi - bad > max(1, hi // 64):
+                mid = (bad + hi) // 2
+                got = test(mid)
+                if _fits(got[1], ignore):
+                    hi, best = mid, got
+                else:
+                    bad = mid
+        pick, s = best
+    warn = []
+    if ignore:
+        warn.append(f"the design does not fit {b.name} even fully folded (PE = SIMD = 1): "
+                    f"{over_cap(slow)}; limit {FIT_CAP} x available; folding chosen to fit the "
+                    "other resources")
+    rtl = frep = None
+    for _ in range(max_relax + 1):                   # the finished design decides
+        folded = f.apply(pick, copy.deepcopy(f.m))
+        rtl, frep = finish(copy.deepcopy(folded))
+        est = estimate(rtl, b, clk)
+        if _fits(est, ignore) or s["bottleneck_cycles"] >= hi:
+            break
+        t = min(hi, max(s["bottleneck_cycles"] + 1, int(s["bottleneck_cycles"] * 1.25)))
+        searched.append([s["bottleneck_cycles"], False, "finished design: " + over_cap(est)])
+        pick, s = test(t)
+    if s["bottleneck_cycles"] > requested and requested > 1:
+        warn.append(f"target {requested} cycles/frame does not fit {b.name} or is out of reach; "
+                    f"folded to {s['bottleneck_cycles']} cycles/frame")
+    return rtl, folded, {
+        "board": b.name, "requested_cycles": requested, "target_cycles": s["bottleneck_cycles"],
+        "achieved_cycles": est["bottleneck_cycles"], "bottleneck_layer": est["bottleneck_layer"],
+        "est_fps": est["est_fps"], "fits": est["fits"], "warning": "; ".join(warn) or None,
+        "decided_by": DECIDED_BY, "searched": searched,
+        "fastest_cycles": fast["bottleneck_cycles"],
+        "units_estimate": {k: s["totals"][k] for k in FIT_RESOURCES}, "finish": frep}
+
+
+def copy_back(finn_model, folded_mapped):
+    """A copy of the FINN HW graph with the folding of the RTL units: each unit's PE / SIMD /
+    parallel_window goes to the FINN node producing the same output tensor and to the one
+    consuming the same input (the head of a fused chain), where the value is legal there.
+    The result, saved as folding_config.json, rebuilds the same units through --folding
+    (a fused unit takes the largest PE of what it replaces)."""
+    out = copy.deepcopy(finn_model)
+    prod = {n.output[0]: n for n in out.graph.node if is_fpgadataflow_node(n)}
+    cons = {}
+    for n in out.graph.node:
+        if is_fpgadataflow_node(n):
+            cons.setdefault(n.input[0], n)
+    for r in folded_mapped.graph.node:
+        if not is_fpgadataflow_node(r):
+            continue
+        ri = getCustomOp(r)
+        for tgt in {id(x): x for x in (prod.get(r.output[0]), cons.get(r.input[0]))
+                    if x is not None}.values():
+            ti = getCustomOp(tgt)
+            legal = legal_values(ti)
+            for a in ("PE", "SIMD", "parallel_window"):
+                if a in ri.get_nodeattr_types() and a in ti.get_nodeattr_types():
+                    v = ri.get_nodeattr(a)
+                    if a in legal and v not in legal[a]:
+                        continue
+                    if a == "parallel_window" and not isinstance(ti, ConvolutionInputGenerator):
+                        continue
+                    ti.set_nodeattr(a, int(v))
+    return out
+
+
+def lanes_total(model) -> int:
+    """Sum of PE*SIMD over the units (a quick measure of parallelism, for reports)."""
+    return sum(math.prod(getCustomOp(n).get_nodeattr(a) for a in ("PE", "SIMD")
+                         if a in getCustomOp(n).get_nodeattr_types())
+               for n in model.graph.node if is_fpgadataflow_node(n))
