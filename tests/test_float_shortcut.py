@@ -101,11 +101,24 @@ def test_float_model_has_no_requant_on_the_float_path():
     assert not torch.equal(stem * 16, (stem * 16).round())
 
 
+def recipe_constants(bn, w_scale):
+    """DESIGN.md's fold, written out again in numpy float32 (one rounding per op)."""
+    var, mean = bn.running_var.numpy().astype(f32), bn.running_mean.numpy().astype(f32)
+    gamma, beta = bn.weight.detach().numpy().astype(f32), bn.bias.detach().numpy().astype(f32)
+    invstd = f32(1) / np.sqrt(var + f32(bn.eps))
+    g = gamma * invstd
+    return g * np.asarray(w_scale, np.float64).astype(f32), beta - mean * g
+
+
 @pytest.mark.parametrize("i", [0, 2, 3])          # plain, downsample (stride 2), plain
 def test_deployed_float_block_equals_numpy_float32_bit_for_bit(i):
     net, _ = _net()
     dep = deploy(net)
     blk = dep.blocks[i]
+    w = net.blocks[i].conv.conv.weight.detach().double()
+    a, b = recipe_constants(net.blocks[i].bn, w.abs().mean(dim=(1, 2, 3)).numpy())
+    assert np.array_equal(_bits(blk.conv.requant.a.numpy().ravel()), _bits(a))
+    assert np.array_equal(_bits(blk.conv.requant.b.numpy().ravel()), _bits(b))
     cin = blk.conv.conv.weight.shape[1]
     size = 14 if i <= 2 else 7
     g = np.random.default_rng(i)
@@ -163,7 +176,7 @@ def test_qonnx_bipolar_quant_maps_minus_zero_to_plus_one():
 
 def test_export_float_is_exact_and_has_explicit_mul_add(tmp_path):
     import onnx
-    net, x = _net(n=4)
+    net, x = _net(n=2)
     info = export_model(deploy(net), x, tmp_path)
     assert info["shortcut"] == "float32" and "golden_float.npz" in info["files"]
     g = onnx.load(tmp_path / "model.onnx").graph
@@ -196,7 +209,7 @@ def test_export_float_is_exact_and_has_explicit_mul_add(tmp_path):
 def test_train_float_few_steps_and_checkpoint(tmp_path):
     from model.checkpoint import model_from_checkpoint
     from model.train import TrainConfig, train
-    m = train(TrainConfig(arch="bireal-tiny", data="digits", out=str(tmp_path), epochs1=1,
+    m = train(TrainConfig(arch="bireal-tiny", data="digits", out=str(tmp_path), epochs1=0,
                           epochs2=1, limit=64, bn_recal_batches=1, bn_freeze=0,
                           shortcut="float32", progress=False), log=lambda *a: None)
     assert m["test_acc"] is not None and m["config"]["shortcut"] == "float32"
@@ -220,3 +233,21 @@ def test_bad_shortcut_is_one_clear_error_line(cmd, tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("bireal: error:")
     assert "float16" in err[0] and "fixed8, float32" in err[0]
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_float_forward_equals_plain_pytorch_reference(mode):
+    from model.reference import ReferenceBiReal
+    net, x = _net()
+    ref = ReferenceBiReal("bireal-tiny", q=net.q)
+    ref.load_state_dict(net.state_dict(), strict=False)
+    getattr(net, mode)()
+    getattr(ref, mode)()
+    with torch.no_grad():
+        assert torch.equal(net(x), ref(x))
+        # mutation: a fixed-point reference (requant on the path) is not the float model
+        ref8 = ReferenceBiReal("bireal-tiny")
+        ref8.load_state_dict(net.state_dict(), strict=False)
+        getattr(ref8, mode)()
+        assert not torch.equal(net.blocks(net.stem(net.input_quant(x))),
+                               ref8.blocks(ref8.stem(torch.round(x * 256) / 256)))
