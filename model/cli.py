@@ -46,7 +46,8 @@ def cmd_train(a):
     m = train(cfg)
     if m["rank"] != 0:
         return
-    print(f"done: test_acc (deployed integer model) {m['test_acc']:.4f}, "
+    kind = "float32" if cfg.shortcut == "float32" else "integer"
+    print(f"done: test_acc (deployed {kind} model) {m['test_acc']:.4f}, "
           f"float-BN eval {m['test_acc_float']:.4f}; wrote {Path(a.out) / 'checkpoint.pt'}, "
           f"metrics.json, curves.png")
 

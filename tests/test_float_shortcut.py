@@ -134,8 +134,9 @@ def test_deployed_float_block_equals_numpy_float32_bit_for_bit(i):
 
 
 def test_alpha_in_conv_and_textbook_bn_differ_from_the_deployed_order():
-    """Mutation of the deployed affine: alpha scaled inside the conv weights followed by the
-    textbook BN (x - m) / sqrt(v + eps) * w + b is not bit-equal (DESIGN.md: 33-80 %)."""
+    """Mutations of the deployed affine: alpha scaled inside the conv weights followed by the
+    textbook BN (x - m) / sqrt(v + eps) * w + b, or by nn.BatchNorm2d (eval), is not
+    bit-equal to the shipped c*a + b (DESIGN.md: 22-80 %)."""
     net, _ = _net()
     dep = deploy(net)
     blk, src = dep.blocks[0], net.blocks[0]
@@ -151,7 +152,12 @@ def test_alpha_in_conv_and_textbook_bn_differ_from_the_deployed_order():
         textbook = ((c_alpha - bn.running_mean.view(1, -1, 1, 1))
                     / torch.sqrt(bn.running_var.view(1, -1, 1, 1) + bn.eps)
                     * bn.weight.view(1, -1, 1, 1) + bn.bias.view(1, -1, 1, 1))
+        # nn.BatchNorm2d's eval kernel at deploy, on the alpha-scaled conv (47 % of the
+        # outputs differ on this AVX512 CPU; the double rounding c*alpha, then BN's own fold,
+        # differs on any kernel)
+        kernel = bn(c_alpha)
     assert (_bits(textbook.numpy()) != _bits(want)).mean() > 0.01
+    assert (_bits(kernel.numpy()) != _bits(want)).mean() > 0.01
 
 
 def test_float_checks_name_the_layer():
