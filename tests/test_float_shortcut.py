@@ -257,3 +257,13 @@ def test_float_forward_equals_plain_pytorch_reference(mode):
         getattr(ref8, mode)()
         assert not torch.equal(net.blocks(net.stem(net.input_quant(x))),
                                ref8.blocks(ref8.stem(torch.round(x * 256) / 256)))
+
+
+def test_export_of_a_checkpoint_keeps_its_mode(tmp_path, capsys):
+    from model.checkpoint import save_checkpoint
+    save_checkpoint(tmp_path / "c.pt", bireal("bireal-tiny"), epoch=0)       # fixed8
+    with pytest.raises(SystemExit):
+        main(["export", "--ckpt", str(tmp_path / "c.pt"), "--shortcut", "float32", "--out",
+              str(tmp_path / "o")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "trained with --shortcut fixed8, not float32" in err[0]
