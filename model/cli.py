@@ -11,7 +11,11 @@ from pathlib import Path
 
 from .errors import BiRealError
 from .nets import ARCHS
+from .quant import SHORTCUT_MODES
 from .train import TrainConfig
+
+SHORTCUT_HELP = (f"shortcut number format: {' or '.join(SHORTCUT_MODES)} (default fixed8: "
+                 "8-bit fixed point; float32: IEEE binary32 real-valued path)")
 
 
 def _images_for(arch: str, n: int, data: str | None, root: str | None, seed: int = 0):
@@ -42,7 +46,8 @@ def cmd_train(a):
     m = train(cfg)
     if m["rank"] != 0:
         return
-    print(f"done: test_acc (deployed integer model) {m['test_acc']:.4f}, "
+    kind = "float32" if cfg.shortcut == "float32" else "integer"
+    print(f"done: test_acc (deployed {kind} model) {m['test_acc']:.4f}, "
           f"float-BN eval {m['test_acc_float']:.4f}; wrote {Path(a.out) / 'checkpoint.pt'}, "
           f"metrics.json, curves.png")
 
@@ -53,12 +58,19 @@ def do_export(a) -> dict:
     from .deploy import deploy
     from .export import export_model
     from .nets import bireal
+    from .quant import mode_name, shortcut_mode
+    mode = getattr(a, "shortcut", None)
+    if mode is not None:
+        shortcut_mode(mode)                     # one clear error for a bad name
     if a.ckpt:
         net = model_from_checkpoint(a.ckpt, a.arch)
         src = f"checkpoint {a.ckpt}"
+        if mode is not None and mode != mode_name(net.q.shortcut):
+            raise BiRealError(f"checkpoint {a.ckpt} was trained with --shortcut "
+                              f"{mode_name(net.q.shortcut)}, not {mode}; retrain to change it")
     elif a.arch and a.random_init:
         torch.manual_seed(a.seed)
-        net = bireal(a.arch).eval()
+        net = bireal(a.arch, shortcut=mode or "fixed8").eval()
         src = f"random init (seed {a.seed})"
     else:
         raise BiRealError("export needs --ckpt FILE, or --arch A with --random-init")
@@ -81,13 +93,19 @@ def do_verify(d: Path, limit: int | None = None) -> dict:
     x, y = np.load(gi), np.load(go)
     if limit:
         x, y = x[:limit], y[:limit]
-    r = verify_onnx(d / "model.onnx", x, y,
+    gf = None
+    if (d / "golden_float.npz").is_file():      # float32 shortcut: float tensors, tolerance 0
+        with np.load(d / "golden_float.npz") as z:
+            gf = {k: z[k][:limit] if limit else z[k] for k in z.files}
+    r = verify_onnx(d / "model.onnx", x, y, golden_float=gf,
                     progress=lambda it: tqdm(it, desc="qonnx execute", leave=False, disable=None))
     save_json(d / "export_check.json", r)
     verdict = "OK" if r["ok"] else "MISMATCH"
     print(f"export check {verdict}: qonnx execute_onnx vs PyTorch on {r['images']} images, "
           f"max |diff| {r['max_abs_diff']:.3g} (tolerance {r['tolerance']}), "
-          f"argmax identical: {r['identical_argmax']}, bit-exact: {r['bit_exact']}")
+          f"argmax identical: {r['identical_argmax']}, bit-exact: {r['bit_exact']}"
+          + (f"; float32 residual adds on {r['float_images']} images bit for bit: "
+             f"{r['float_bit_exact']}" if "float_bit_exact" in r else ""))
     return r
 
 
@@ -129,8 +147,10 @@ def cmd_run(a):
     from .export import save_json
     save_json(out / "report.json", report)
     print("\n== bireal report ==")
-    print(f"model        {a.arch}, {info['quant']['shortcut']['bits']}-bit shortcut "
-          f"(2^-{info['quant']['shortcut']['frac']} scale), {info['quant']['w_bits']}-bit stem/FC")
+    sc = info['quant']['shortcut']
+    desc = ("float32 shortcut" if sc["kind"] == "float32" else
+            f"{sc['bits']}-bit shortcut (2^-{sc['frac']} scale)")
+    print(f"model        {a.arch}, {desc}, {info['quant']['w_bits']}-bit stem/FC")
     print(f"accuracy     {m['test_acc'] * 100:.2f} % on 1,000 held-out digits (deployed integer "
           f"model; float-BN eval {m['test_acc_float'] * 100:.2f} %)")
     print(f"export       {out / 'model.onnx'}: {'bit-exact' if r['bit_exact'] else 'NOT exact'}"
@@ -168,6 +188,7 @@ def parser() -> argparse.ArgumentParser:
                  ("shortcut-bits", int), ("shortcut-frac", int), ("w-bits", int), ("seed", int),
                  ("workers", int), ("threads", int), ("limit", int), ("bn-recal-batches", int)):
         s.add_argument(f"--{k}", type=t)
+    s.add_argument("--shortcut", help=SHORTCUT_HELP)
     s.add_argument("--grad-variant", choices=["paper", "official"])
     s.add_argument("--resume", action="store_true")
     s.set_defaults(fn=cmd_train)
@@ -182,6 +203,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--data-root")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--affine-bits", type=int, default=16)
+    s.add_argument("--shortcut", help=SHORTCUT_HELP + " (with --random-init; a checkpoint "
+                                      "keeps its own)")
     s.set_defaults(fn=cmd_export)
 
     s = sub.add_parser("verify-export", help="qonnx execution of DIR/model.onnx vs golden")

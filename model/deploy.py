@@ -16,6 +16,11 @@ non-decreasing in acc (thresholds and affine units both stay simple).
 Every float32 op left in the deployed graph is exact: weights are integers (+-1 or b-bit), all
 activation scales are powers of two, and `deploy` checks that each accumulator's worst case
 stays below 2**24 (float32 integers are exact up to there), naming the layer if not.
+
+Shortcut mode float32 (see model.layers and model.float_path): the convolutions stay integer
+(exact), every BN becomes a `FloatAffine` of two separately rounded float32 ops with constants
+folded once in numpy float32, the residual add is one float32 add, and the path returns to
+int8 (fixed-point Quant, power-of-two scale) before the downsample conv and the head.
 """
 from __future__ import annotations
 
@@ -30,10 +35,11 @@ from brevitas.nn import QuantConv2d, QuantLinear
 
 from .custom_op import DOMAIN, fixed_point_requant
 from .errors import BiRealError
+from .float_path import FloatAffine, check_float, fold_bn_float32
 from .layers import PAD_VALUE, BinaryConv2d, BiRealBlock, ConvBNQ, Head
 from .nets import BiRealNet, check_input
 from .quant import (FixedPoint, UnitBinaryWeightQuant, UnitIntWeightQuant, binary_identity,
-                    fixed_point_identity, input_identity, po2_exponent)
+                    fixed_point_identity, input_identity, is_float, po2_exponent)
 
 FLOAT32_EXACT = 2 ** 24
 MAX_SHIFT = 40
@@ -135,6 +141,15 @@ def _fold_conv(w_int, s_w, in_frac, x_max, bn, fmt, affine_bits, name):
     return w_int, FixedPointRequant(A, B, S, in_frac, fmt, name)
 
 
+def _fold_conv_float(w_int, s_w, in_frac, x_max, bn, name):
+    """float32 mode: keep the weights (no flip), check the accumulator bound, and fold the
+    weight scale and BN into a FloatAffine (constants in numpy float32, see float_path)."""
+    bound = x_max * np.abs(w_int).reshape(w_int.shape[0], -1).sum(1)
+    _check_acc(int(bound.max()), name)
+    a, b = fold_bn_float32(bn, s_w)
+    return w_int, FloatAffine(a, b, in_frac, name)
+
+
 def _int_weights(conv: QuantConv2d | QuantLinear):
     qw = conv.quant_weight()
     return qw.int().detach().double().numpy(), qw.scale.detach().double().numpy()
@@ -144,33 +159,48 @@ def deploy_binary(m: BinaryConv2d, bn, fmt, affine_bits, name) -> DeployConv:
     w = m.conv.weight.detach().double()
     alpha = w.abs().mean(dim=(1, 2, 3)).numpy()
     w_sign = np.where(w.numpy() >= 0, 1.0, -1.0)
-    w_int, rq = _fold_conv(w_sign, alpha, 0, 1, bn, fmt, affine_bits, name)
+    if is_float(fmt):
+        w_int, rq = _fold_conv_float(w_sign, alpha, 0, 1, bn, name)
+    else:
+        w_int, rq = _fold_conv(w_sign, alpha, 0, 1, bn, fmt, affine_bits, name)
     return DeployConv(w_int, m.stride, 0, 1, True, rq)
 
 
 def deploy_convbnq(m: ConvBNQ, in_frac: int, x_max: int, fmt, w_bits, affine_bits, name):
     w_int, s_w = _int_weights(m.conv)
-    w_int, rq = _fold_conv(w_int, s_w, in_frac, x_max, m.bn, fmt, affine_bits, name)
+    if is_float(fmt):
+        w_int, rq = _fold_conv_float(w_int, s_w, in_frac, x_max, m.bn, name)
+    else:
+        w_int, rq = _fold_conv(w_int, s_w, in_frac, x_max, m.bn, fmt, affine_bits, name)
     return DeployConv(w_int, m.conv.stride[0], m.conv.padding[0], w_bits, False, rq)
 
 
 class DeployBlock(nn.Module):
+    """fixed8: out = Q_s(requant(conv(x)) + r).  float32: out = (c * a + b) + r, three float32
+    ops (FloatAffine's two, then this add), r = x or the downsample's float affine output."""
+
     def __init__(self, blk: BiRealBlock, fmt: FixedPoint, w_bits: int, affine_bits: int, name):
         super().__init__()
+        self.name, self.float = name, is_float(fmt)
         self.conv = deploy_binary(blk.conv, blk.bn, fmt, affine_bits, f"{name}.conv")
         self.downsample = None
         if blk.downsample is not None:
+            ifmt = fmt.int_format
             pooled = isinstance(blk.downsample.pool, nn.AvgPool2d)
-            x_max = 2 ** (fmt.bits - 1) * (4 if pooled else 1)
+            x_max = 2 ** (ifmt.bits - 1) * (4 if pooled else 1)
             self.downsample = nn.Sequential(
+                *([fixed_point_identity(ifmt)] if self.float else []),   # float -> int8
                 nn.AvgPool2d(2, 2) if pooled else nn.Identity(),
-                deploy_convbnq(blk.downsample.proj, fmt.frac + (2 if pooled else 0), x_max, fmt,
+                deploy_convbnq(blk.downsample.proj, ifmt.frac + (2 if pooled else 0), x_max, fmt,
                                w_bits, affine_bits, f"{name}.downsample"))
-        self.add_quant = fixed_point_identity(fmt)
+        self.add_quant = nn.Identity() if self.float else fixed_point_identity(fmt)
 
     def forward(self, x: Tensor) -> Tensor:
         r = x if self.downsample is None else self.downsample(x)
-        return self.add_quant(self.conv(x) + r)
+        out = self.add_quant(self.conv(x) + r)
+        if self.float:
+            check_float(out, f"{self.name} (residual add)")
+        return out
 
 
 class DeployHead(nn.Module):
@@ -178,6 +208,9 @@ class DeployHead(nn.Module):
 
     def __init__(self, head: Head, fmt: FixedPoint, w_bits: int):
         super().__init__()
+        # float32 mode: the float features return to int8 first (quant_in), then as fixed8
+        self.quant_in = fixed_point_identity(fmt.int_format) if is_float(fmt) else nn.Identity()
+        fmt = fmt.int_format
         w_int, s = _int_weights(head.fc)
         s = float(np.asarray(s).reshape(-1)[0])
         po2_exponent(s)
@@ -198,7 +231,8 @@ class DeployHead(nn.Module):
         self.out_scale = s
 
     def forward(self, x: Tensor) -> Tensor:
-        return (self.fc(self.requant(self.pool(x).flatten(1))) + self.fc_bias) * self.out_scale
+        x = self.requant(self.pool(self.quant_in(x)).flatten(1))
+        return (self.fc(x) + self.fc_bias) * self.out_scale
 
 
 class DeployBiReal(nn.Module):

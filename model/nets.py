@@ -14,7 +14,8 @@ from torch import Tensor, nn
 
 from .errors import BiRealError
 from .layers import BinaryConv2d, BiRealBlock, ConvBNQ, Head
-from .quant import GRAD_VARIANTS, FixedPoint, check_bits, input_identity, shortcut_format
+from .quant import (GRAD_VARIANTS, FixedPoint, Float32, check_bits, input_identity,
+                    shortcut_format, shortcut_mode)
 
 
 @dataclass(frozen=True)
@@ -52,8 +53,10 @@ ARCHS = {
 @dataclass(frozen=True)
 class QuantConfig:
     """Number formats of the model. `shortcut` is the format of every tensor on the real-valued
-    path (stem output, post-BN requants, residual adds, pooled features)."""
-    shortcut: FixedPoint = field(default_factory=FixedPoint)
+    path (stem output, post-BN requants, residual adds, pooled features): `FixedPoint` (mode
+    fixed8, the default) or `Float32` (mode float32: float path, fixed point only where it
+    returns to integers; see model.layers)."""
+    shortcut: FixedPoint | Float32 = field(default_factory=FixedPoint)
     w_bits: int = 8          # stem, downsample 1x1 and FC weights
     in_bits: int = 8         # image input, unsigned, scale 2**-in_bits
     grad_variant: str = "paper"
@@ -61,6 +64,8 @@ class QuantConfig:
     def __post_init__(self):
         check_bits("w_bits", self.w_bits, 2, 8)
         check_bits("in_bits", self.in_bits, 1, 8)
+        if not isinstance(self.shortcut, (FixedPoint, Float32)):
+            raise BiRealError(f"shortcut {self.shortcut!r} is not a shortcut format")
         if self.grad_variant not in GRAD_VARIANTS:
             raise BiRealError(f"grad_variant {self.grad_variant!r} unknown; choose one of "
                               f"{GRAD_VARIANTS}")
@@ -148,10 +153,12 @@ class BiRealNet(nn.Module):
 
 def bireal(arch: str = "bireal-tiny", num_classes: int | None = None,
            q: QuantConfig | None = None, **qkw) -> BiRealNet:
-    """Build a Bi-Real net. `qkw` are QuantConfig fields (shortcut_bits/shortcut_frac accepted)."""
+    """Build a Bi-Real net. `qkw` are QuantConfig fields (shortcut_bits/shortcut_frac accepted;
+    shortcut='fixed8' (default) or 'float32' picks the mode)."""
     spec = get_arch(arch)
     if q is None:
         sb, sf = qkw.pop("shortcut_bits", 8), qkw.pop("shortcut_frac", 4)
+        mode = qkw.pop("shortcut", "fixed8")
         check_bits("shortcut_bits", sb, 2, 16)
-        q = QuantConfig(shortcut=shortcut_format("fixed", sb, sf), **qkw)
+        q = QuantConfig(shortcut=shortcut_mode(mode, sb, sf), **qkw)
     return BiRealNet(spec, spec.classes if num_classes is None else num_classes, q)

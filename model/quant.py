@@ -4,9 +4,11 @@ Binary activation (sign with sign(0)=+1, ApproxSign backward), binary weights al
 with two gradient variants, and fixed-point (power-of-two scale) quantizers for the
 real-valued path: shortcut/requant activations, the 8-bit input and the 8-bit layers.
 
-Every scale on the activation path is a power of two, so a quantized value is
-``q * 2**-frac`` with ``q`` an integer: the residual add of two such values is an exact
-integer add, and the hardware never sees a float.
+Shortcut mode fixed8 (default): every scale on the activation path is a power of two, so a
+quantized value is ``q * 2**-frac`` with ``q`` an integer: the residual add of two such values
+is an exact integer add, and the hardware never sees a float. Shortcut mode float32 (`Float32`):
+the real-valued path is IEEE binary32 and returns to fixed point only where an integer layer
+follows (see model.layers).
 """
 from __future__ import annotations
 
@@ -196,19 +198,68 @@ class FixedPoint:
     def qmax(self) -> int:
         return 2 ** (self.bits - 1) - 1
 
+    @property
+    def int_format(self) -> "FixedPoint":
+        """The format where the path is integer: for fixed point, the whole path."""
+        return self
+
     def to_dict(self) -> dict:
         return {"kind": self.kind, "bits": self.bits, "frac": self.frac}
 
 
-SHORTCUT_KINDS = ("fixed",)
+@dataclass(frozen=True)
+class Float32:
+    """IEEE-754 binary32 shortcut (round to nearest even): every tensor on the real-valued path
+    (stem output, BN outputs, residual adds) is a float32. `bits`/`frac` give the fixed-point
+    format where the path must return to integers: the input of the 8-bit downsample conv and
+    the pooled features before the 8-bit FC (power-of-two scale 2**-frac, saturating)."""
+    bits: int = 8
+    frac: int = 4
+
+    kind = "float32"
+
+    def __post_init__(self):
+        FixedPoint(self.bits, self.frac)          # same range checks
+
+    @property
+    def int_format(self) -> FixedPoint:
+        return FixedPoint(self.bits, self.frac)
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "bits": self.bits, "frac": self.frac}
 
 
-def shortcut_format(kind: str = "fixed", bits: int = 8, frac: int = 4) -> FixedPoint:
-    """The shortcut number format is a parameter of the model (and later of the HW ops).
-    Only 'fixed' exists today; a 'float32' (IEEE binary32 adder) mode is planned."""
+SHORTCUT_KINDS = ("fixed", "float32")
+# command-line names of the shortcut modes (fixed8: today's 8-bit fixed point, the default)
+SHORTCUT_MODES = ("fixed8", "float32")
+
+
+def shortcut_format(kind: str = "fixed", bits: int = 8, frac: int = 4) -> FixedPoint | Float32:
+    """The shortcut number format, a parameter of the model (and later of the HW ops).
+    'fixed' (CLI name fixed8): `bits`-bit fixed point, scale 2**-frac, on the whole real-valued
+    path. 'float32': float32 path; `bits`/`frac` format the two returns to integers."""
     if kind not in SHORTCUT_KINDS:
-        raise BiRealError(f"shortcut format {kind!r} is not implemented; available: {SHORTCUT_KINDS}")
+        raise BiRealError(f"shortcut format {kind!r} is unknown; available: {SHORTCUT_KINDS}")
+    if kind == "float32":
+        return Float32(bits=bits, frac=frac)
     return FixedPoint(bits=bits, frac=frac)
+
+
+def shortcut_mode(name: str, bits: int = 8, frac: int = 4) -> FixedPoint | Float32:
+    """Shortcut format from its command-line name (one of SHORTCUT_MODES)."""
+    if name not in SHORTCUT_MODES:
+        raise BiRealError(f"--shortcut {name!r} is not a shortcut mode; choose one of "
+                          f"{', '.join(SHORTCUT_MODES)}")
+    return shortcut_format("float32" if name == "float32" else "fixed", bits, frac)
+
+
+def mode_name(fmt) -> str:
+    """Command-line / export.json name of a shortcut format: 'float32' or 'fixed<bits>'."""
+    return "float32" if fmt.kind == "float32" else f"fixed{fmt.bits}"
+
+
+def is_float(fmt) -> bool:
+    return getattr(fmt, "kind", "fixed") == "float32"
 
 
 def check_bits(name: str, bits: int, lo: int, hi: int) -> int:

@@ -9,6 +9,10 @@ benchmark. Parameter names match `BiRealNet`, so `load_state_dict` works across 
   FC W    per-tensor s = 2**ceil(log2(max|W| / 2**(b-1)))  (power of two)
   Q_s     clamp(round(y * 2**f), -2**(B-1), 2**(B-1)-1) * 2**-f      (round half to even)
   binary  sign(x) (sign(0)=+1), pad -1, alpha_c * sign(W), alpha_c = mean|W_c|
+
+Shortcut mode float32: Q_s is dropped on the float path (stem, BN outputs, residual adds) and
+Q_i (the same fixq with the Float32 format's bits/frac) is applied where the path returns to
+integers: the downsample's input and the head's input (see model.layers).
 """
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .nets import ArchSpec, QuantConfig, get_arch
+from .quant import is_float
 
 
 class _STE(torch.autograd.Function):
@@ -30,6 +35,16 @@ class _STE(torch.autograd.Function):
     @staticmethod
     def backward(ctx, g):
         return g
+
+
+def _q_path(y: Tensor, q: QuantConfig) -> Tensor:
+    """Q_s on the real-valued path: identity in float32 mode."""
+    return y if is_float(q.shortcut) else fixq(y, q.shortcut.bits, q.shortcut.frac)
+
+
+def _q_int(y: Tensor, q: QuantConfig) -> Tensor:
+    """Q_i where the float32 path returns to integers: identity in fixed mode (already fixed)."""
+    return fixq(y, q.shortcut.bits, q.shortcut.frac) if is_float(q.shortcut) else y
 
 
 def fixq(y: Tensor, bits: int, frac: int) -> Tensor:
@@ -95,15 +110,16 @@ class _ConvBNQ(nn.Module):
     def forward(self, x):
         y = F.conv2d(x, int_weight(self.conv.weight, self.q.w_bits), stride=self.stride,
                      padding=self.pad)
-        return fixq(self.bn(y), self.q.shortcut.bits, self.q.shortcut.frac)
+        return _q_path(self.bn(y), self.q)
 
 
 class _Down(nn.Module):
     def __init__(self, cin, cout, stride, q):
         super().__init__()
-        self.stride, self.proj = stride, _ConvBNQ(cin, cout, 1, 1, 0, q)
+        self.stride, self.proj, self.q = stride, _ConvBNQ(cin, cout, 1, 1, 0, q), q
 
     def forward(self, x):
+        x = _q_int(x, self.q)
         return self.proj(F.avg_pool2d(x, 2) if self.stride == 2 else x)
 
 
@@ -114,10 +130,9 @@ class _Block(nn.Module):
         self.downsample = _Down(cin, cout, stride, q) if stride != 1 or cin != cout else None
 
     def forward(self, x):
-        b, f = self.q.shortcut.bits, self.q.shortcut.frac
-        y = fixq(self.bn(self.conv(x)), b, f)
+        y = _q_path(self.bn(self.conv(x)), self.q)
         r = x if self.downsample is None else self.downsample(x)
-        return fixq(y + r, b, f)
+        return _q_path(y + r, self.q)
 
 
 class _Head(nn.Module):
@@ -126,7 +141,7 @@ class _Head(nn.Module):
         self.fc, self.q = nn.Linear(cin, classes), q
 
     def forward(self, x):
-        x = fixq(x.mean(dim=(2, 3)), self.q.shortcut.bits, self.q.shortcut.frac)
+        x = fixq(_q_int(x, self.q).mean(dim=(2, 3)), self.q.shortcut.bits, self.q.shortcut.frac)
         return F.linear(x, po2_weight(self.fc.weight, self.q.w_bits), self.fc.bias)
 
 

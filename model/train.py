@@ -29,6 +29,7 @@ from .errors import BiRealError
 from .export import save_json
 from .layers import BinaryConv2d
 from .nets import QuantConfig, bireal, get_arch
+from .quant import shortcut_mode
 
 
 @dataclass
@@ -45,6 +46,7 @@ class TrainConfig:
     lr2: float | None = 1e-3    # stage 2 (None: same as lr)
     weight_decay: float = 1e-4  # not applied to binary conv weights
     grad_variant: str = "official"
+    shortcut: str = "fixed8"   # fixed8 (fixed point, shortcut_bits/frac) or float32
     shortcut_bits: int = 8
     shortcut_frac: int = 4
     w_bits: int = 8
@@ -189,8 +191,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     out = Path(cfg.out)
-    q = QuantConfig.from_dict({"shortcut": {"bits": cfg.shortcut_bits, "frac": cfg.shortcut_frac},
-                               "w_bits": cfg.w_bits, "grad_variant": cfg.grad_variant})
+    # float32: shortcut_bits/frac format the returns to integers (downsample input, head)
+    q = QuantConfig(shortcut=shortcut_mode(cfg.shortcut, cfg.shortcut_bits, cfg.shortcut_frac),
+                    w_bits=cfg.w_bits, grad_variant=cfg.grad_variant)
     train_ds = load_dataset(cfg.data, "train", cfg.data_root)
     test_ds = load_dataset(cfg.data, "test", cfg.data_root)
     x0, _ = train_ds[0]
@@ -207,6 +210,9 @@ def train(cfg: TrainConfig, log=print) -> dict:
     ck = out / "checkpoint.pt"
     if cfg.resume and ck.exists():
         state = load_checkpoint(ck, arch=cfg.arch)
+        if state.get("quant", q.to_dict())["shortcut"] != q.to_dict()["shortcut"]:
+            raise BiRealError(f"{ck} was trained with shortcut {state['quant']['shortcut']}, "
+                              f"not {q.to_dict()['shortcut']}; use another --out to change it")
         net.load_state_dict(state["state_dict"])
         start, opt_state = state["epoch"] + 1, state.get("optimizer")
         metrics["epochs"] = state.get("metrics", {}).get("epochs", [])

@@ -73,6 +73,9 @@ def test_exported_graph_structure(tmp_path):
     for p in pads:   # constant pad value -1 on the sign output
         assert p.input[2] in inits and inits[p.input[2]].item() == -1.0
     assert ops[-1] == "Mul" and "GlobalAveragePool" in ops
+    import json
+    info = json.loads((tmp_path / "export.json").read_text())
+    assert info["shortcut"] == "fixed8" and "golden_float.npz" not in info["files"]
 
 
 def test_atomic_write_leaves_nothing_half_written(tmp_path):

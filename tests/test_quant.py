@@ -88,6 +88,10 @@ def test_bad_fixed_point_formats(bits, frac):
         FixedPoint(bits, frac)
 
 
-def test_float32_shortcut_is_named_as_not_implemented():
-    with pytest.raises(BiRealError, match="float32.*not implemented"):
-        shortcut_format("float32")
+def test_shortcut_formats_and_unknown_kind():
+    assert shortcut_format("fixed", 6, 3) == FixedPoint(6, 3)
+    f = shortcut_format("float32")
+    assert f.kind == "float32" and f.int_format == FixedPoint(8, 4)
+    assert FixedPoint(8, 4).int_format == FixedPoint(8, 4)
+    with pytest.raises(BiRealError, match="'float16' is unknown.*'fixed', 'float32'"):
+        shortcut_format("float16")
