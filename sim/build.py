@@ -54,18 +54,20 @@ def model_stage(a, out: Path) -> dict:
     from model.cli import do_export, do_verify
     from model.train import TrainConfig, train
     ex = argparse.Namespace(ckpt=None, arch=a.arch, random_init=False, images=a.images,
-                            data=None, data_root=None, seed=a.seed, affine_bits=16, out=str(out))
+                            data=None, data_root=None, seed=a.seed, affine_bits=16, out=str(out),
+                            shortcut=None)
     if a.ckpt:
         ex.ckpt, weights = a.ckpt, f"checkpoint {a.ckpt}"
     elif _dataset_offline(a.arch):
         from model.nets import ARCHS
         m = train(TrainConfig(arch=a.arch, data=ARCHS[a.arch].dataset, out=str(out),
-                              epochs1=a.epochs1, epochs2=a.epochs2, seed=a.seed))
+                              epochs1=a.epochs1, epochs2=a.epochs2, seed=a.seed,
+                              shortcut=a.shortcut))
         ex.ckpt, weights = str(out / "checkpoint.pt"), (
             f"trained here: {a.epochs1}+{a.epochs2} epochs, test accuracy "
             f"{m['test_acc'] * 100:.2f} %")
     else:
-        ex.random_init = True
+        ex.random_init, ex.shortcut = True, a.shortcut
         weights = (f"random weights (seed {a.seed}): no --ckpt given and {a.arch}'s dataset is "
                    "not available offline; accuracy is meaningless, bit-exactness is not")
         print(f"model: {weights}")
@@ -195,4 +197,7 @@ def add_command(sub, boards: list[str], archs: list[str]):
     s.add_argument("--epochs2", type=int, default=8, help="training stage 2 epochs (default 8)")
     s.add_argument("--no-synth", action="store_true", help="skip the Yosys synthesis")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--shortcut", default="fixed8", help="shortcut number format: fixed8 "
+                   "(default) or float32 (model side only so far: the FINN compile of a float "
+                   "export is not implemented yet and stops with an error)")
     s.set_defaults(fn=lambda a: sys.exit(0 if build(a)["bit_exact"] else 1))

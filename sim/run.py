@@ -225,6 +225,7 @@ def simulate(build_dir, images: int = 100, backpressure: float = 0.0, seed: int 
         res.update(latency_cycles=None, cycles_per_frame=None, ratio_to_estimate=None, fps=None)
     if first is not None and not r.stalled:
         res["first_bad_layer"] = first_bad_layer(d, codes[first])
+    res["shortcut"] = est_all.get("shortcut", "fixed8")
     save_json(Path(build_dir) / "sim.json", res)
     return res
 
