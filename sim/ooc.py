@@ -103,6 +103,17 @@ def signal_of(cell: str) -> str:
     return s[4:] if s.startswith("dut.") else s
 
 
+def port_kind(port: str | None) -> str:
+    """What an ECP5 cell port on a path is: `DOA3` block RAM output (DP16KD, read data not
+    registered again: ~5.6 ns clock-to-out at grade 6), `P7` multiplier output, `Q` FF."""
+    p = port or ""
+    if re.fullmatch(r"DO[AB]?\d+", p):
+        return "block RAM"
+    if re.fullmatch(r"P\d+", p):
+        return "multiplier"
+    return "FF" if p in ("Q", "DI", "M", "CE", "LSR") else "cell"
+
+
 def parse_report(rep: dict, freq: float | None = None) -> dict:
     """Fmax and the critical path from a nextpnr `--report` JSON (the clock with the lowest
     achieved Fmax; its register-to-register path)."""
@@ -135,6 +146,7 @@ def parse_report(rep: dict, freq: float | None = None) -> dict:
             "from_cell": start["cell"], "from_port": start.get("port"),
             "to_cell": end["cell"], "to_port": end.get("port"),
             "from_signal": signal_of(start["cell"]), "to_signal": signal_of(end["cell"]),
+            "from_kind": port_kind(start.get("port")),
             "delay_ns": round(logic + route, 3), "logic_ns": round(logic, 3),
             "routing_ns": round(route, 3), "logic_cells": len(cells),
             "nets": nets, "sources": srcs,
@@ -153,7 +165,9 @@ def path_text(crit: dict | None) -> str:
     """One line: `from -> to (X ns: logic Y, routing Z; N cells) at src, src`."""
     if not crit:
         return "(no register-to-register path reported)"
-    t = (f"{crit['from_signal']} -> {crit['to_signal']}.{crit['to_port']} "
+    kind = crit.get("from_kind")
+    src = f" ({kind} {crit['from_port']})" if kind in ("block RAM", "multiplier") else ""
+    t = (f"{crit['from_signal']}{src} -> {crit['to_signal']}.{crit['to_port']} "
          f"({crit['delay_ns']:.2f} ns: logic {crit['logic_ns']:.2f}, routing "
          f"{crit['routing_ns']:.2f}; {crit['logic_cells']} cells)")
     if crit.get("sources"):

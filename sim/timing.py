@@ -38,7 +38,7 @@ from model.errors import BiRealError
 from model.export import atomic_write, save_json
 
 from .ooc import (LTP_CELLS, WRAP, WrapError, ltp_script, parse_ltp, parse_report,  # noqa: F401
-                  path_text, signal_of, wrapper_text)
+                  path_text, port_kind, signal_of, wrapper_text)
 from .synth import (DEFAULT_TIMEOUT, SynthError, family_for_part, node_sources, read_lines,
                     run_yosys, stage_sources, synth)
 
@@ -209,10 +209,15 @@ def time_unit(top: str, files, mems, intf: dict, workdir, family: str,
     if use_cache and cfile.is_file():
         try:
             res = json.loads(cfile.read_text())
-            res["cached"] = True
-            return res
         except ValueError:
-            pass
+            res = None
+        if res is not None:
+            raw = res.pop("nextpnr_report", None)
+            if raw is not None:      # re-parse: parser fixes apply without a new P&R
+                pnr = parse_report(raw, freq)
+                res.update(fmax_mhz_ecp5=pnr["fmax_mhz"], critical_path=pnr["critical_path"],
+                           ecp5_utilization=pnr["utilization"], **{"pass": pnr["pass"]})
+            return dict(res, cached=True)
     t0 = time.time()
     if workdir.exists():
         shutil.rmtree(workdir)
@@ -232,7 +237,8 @@ def time_unit(top: str, files, mems, intf: dict, workdir, family: str,
           str(SEED), "--report", "report.json", "--timing-allow-fail", "-q",
           "-l", "nextpnr.log"], workdir, workdir / "nextpnr.out", f"nextpnr-ecp5 on {top}",
          timeout)
-    pnr = parse_report(json.loads((workdir / "report.json").read_text()), freq)
+    raw = json.loads((workdir / "report.json").read_text())
+    pnr = parse_report(raw, freq)
     t2 = time.time()
     # 2. Xilinx mapping + ltp (same wrapper)
     xd = workdir / family
@@ -253,7 +259,7 @@ def time_unit(top: str, files, mems, intf: dict, workdir, family: str,
            "cache_key": key}
     try:
         cfile.parent.mkdir(parents=True, exist_ok=True)
-        save_json(cfile, res)
+        save_json(cfile, dict(res, nextpnr_report=raw))
     except OSError:  # a read-only cache is not an error; the run just is not cached
         pass
     res = dict(res, cached=False)

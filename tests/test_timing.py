@@ -63,7 +63,8 @@ def test_parse_report_sample():
     assert r["fmax_mhz"] == 394.32 and r["pass"] and r["freq_mhz"] == 100.0
     c = r["critical_path"]       # the clock's own path, not the <async> reset input
     assert c["from_signal"] == "out0_V_TVALID" and c["to_signal"] == "core.data"
-    assert c["to_port"] == "CE" and c["logic_cells"] == 1
+    assert c["to_port"] == "CE" and c["logic_cells"] == 1 and c["from_kind"] == "FF"
+    assert timing.port_kind("DOA12") == "block RAM" and timing.port_kind("P11") == "multiplier"
     assert c["delay_ns"] == pytest.approx(2.536) and c["routing_ns"] == pytest.approx(1.61)
     assert c["nets"] == ["dut.out0_V_TVALID", "dut.out0_V_TVALID_LUT4_D_Z"]
     assert c["sources"] == ["DuplicateStreams_rtl_3.v:9.15", "dup_streams.sv:23.8"]  # no techlib
