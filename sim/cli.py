@@ -26,6 +26,15 @@ def cmd_synth(a):
     print(f"files        {Path(a.build) / 'synth.json'} ({res['seconds']:.0f} s, family {res['family']})")
 
 
+def cmd_timing(a):
+    from .timing import check
+    res = check(a.build, kinds=a.kinds, freq=a.freq, jobs=a.jobs, use_cache=not a.no_cache)
+    print((Path(a.build) / "timing.txt").read_text().rstrip())
+    print(f"files        {Path(a.build) / 'timing.json'} ({res['seconds']:.0f} s)")
+    if not res["pass"]:
+        sys.exit(1)
+
+
 def add_commands(sub):
     s = sub.add_parser("sim", help="cycle-accurate Verilator simulation of the compiled "
                                    "accelerator, every output checked against PyTorch")
@@ -41,6 +50,17 @@ def add_commands(sub):
     s.add_argument("--per-unit", action="store_true",
                    help="also synthesize one layer of every RTL unit type on its own")
     s.set_defaults(fn=cmd_synth)
+    s = sub.add_parser("timing", help="per-unit timing check: one node of each unit kind "
+                                      "placed and routed out of context (nextpnr-ecp5) for "
+                                      "its Fmax and critical path, plus Yosys ltp logic depth")
+    s.add_argument("--build", required=True, help="folder written by `bireal compile --out`")
+    s.add_argument("--kinds", nargs="+", metavar="OP_TYPE",
+                   help="only these unit kinds (op_type, e.g. XnorMVAU_rtl); default all")
+    s.add_argument("--freq", type=float, default=None,
+                   help="target clock in MHz (default: the build's clock, 100)")
+    s.add_argument("--jobs", type=int, default=1, help="units in parallel (default 1)")
+    s.add_argument("--no-cache", action="store_true", help="ignore cached results")
+    s.set_defaults(fn=cmd_timing)
 
 
 def cmd_run(a):

