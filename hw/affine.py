@@ -161,7 +161,7 @@ def fit_row(c: np.ndarray, lo: int, S: int, xmin: int, xmax: int):
     return A, min(max(0, b_lo), b_hi)                   # the B of [b_lo, b_hi] nearest 0
 
 
-def fit_affine(thr: np.ndarray, lo: int, xmin, xmax, max_shift: int = 24):
+def fit_affine(thr: np.ndarray, lo: int, xmin, xmax, max_shift: int = 40):
     """Fit every row of `thr` (C x steps) on x in [xmin, xmax] (scalars, or one per row) with one
     shared shift S, the smallest that fits every row.
 
