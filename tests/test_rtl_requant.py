@@ -36,13 +36,13 @@ def make_model(name, ch, pe, vecs, xdt, odt, a, b, s, lo, hi, ram_style="auto"):
 
 
 def constants(rng, ch, s, lo, hi, xlo, xhi):
-    """Odd A with (xhi - xlo) A / 2^S ~ 3 (HI - LO) (both clamps reached), B such that the middle
-    level is reached exactly (a tie A x + B = mid 2^S) at a random x of the middle third;
-    channel 0 constant (A = 0), channel 1 a negative A."""
+    """Odd A with (xhi - xlo) A / 2^S ~ 3 (HI - LO) (both clamps reached), B such that at a random
+    x of the middle third A x + B = mid 2^S + r, r = 0 (an exact tie), -1 or +1 (one below /
+    above it) by channel; channel 0 constant (A = 0), channel 1 a negative A."""
     span = 3 * (hi - lo) * (1 << s) / (xhi - xlo)
     a = (rng.uniform(0.5, 1.5, ch) * span).astype(np.int64) | 1
     xt = rng.integers(xlo + (xhi - xlo) // 3, xhi - (xhi - xlo) // 3, ch)
-    b = ((lo + hi) // 2 << s) - a * xt
+    b = ((lo + hi) // 2 << s) + np.array([(0, -1, 1)[(c - 2) % 3] for c in range(ch)]) - a * xt
     a[0], b[0] = 0, (lo + 1) << s
     a[1] = -a[1]
     return a, b
@@ -74,8 +74,9 @@ def run_case(tmp_path, ch, pe, xdt, odt, s, lo, hi, stall, seed, ram_style="auto
     pos = a > 0
     for v in (lo - 1, lo, hi, hi + 1):
         assert (q[:, pos] == v).any(), f"q = {v} not exercised"
-    tie = ((a * x.astype(np.int64) + b) % (1 << s) == 0) & (q >= lo) & (q <= hi)
-    assert tie[:, pos].any(), "no exact tie A x + B = k 2^S inside [LO, HI]"
+    for r in (0, -1, 1):          # A x + B = k 2^S + r inside the clamps: a tie, one below/above
+        hit = ((a * x.astype(np.int64) + b - r) % (1 << s) == 0) & (q > lo) & (q < hi)
+        assert hit[:, pos].any(), f"no A x + B = k 2^S {r:+d} inside (LO, HI)"
     assert (x == xlo).any() and (x == xhi).any()
     assert np.array_equal(y.reshape(x.shape), np.clip(q, lo, hi))
     ins = pack_words(x.reshape(-1, pe), xd.bitwidth())
@@ -125,7 +126,7 @@ def test_estimates():
 
 
 def test_requant_pe1_int24_stalls(tmp_path):
-    run_case(tmp_path, ch=4, pe=1, xdt="INT24", odt="INT8", s=28, lo=-128, hi=127, stall=0.3,
+    run_case(tmp_path, ch=6, pe=1, xdt="INT24", odt="INT8", s=28, lo=-128, hi=127, stall=0.3,
              seed=3, ram_style="block")
 
 
@@ -136,7 +137,7 @@ def test_requant_pe4_unsigned_stalls(tmp_path):
 
 
 def test_requant_pe2_no_stalls_ii1(tmp_path):
-    op, build, words = run_case(tmp_path, ch=4, pe=2, xdt="INT16", odt="INT8", s=17, lo=-128,
+    op, build, words = run_case(tmp_path, ch=6, pe=2, xdt="INT16", odt="INT8", s=17, lo=-128,
                                 hi=127, stall=0.0, seed=7)
     cycles = int(re.search(r"case passed in (\d+) cycles", (build / "test.log").read_text())[1])
     assert words == op.get_exp_cycles()

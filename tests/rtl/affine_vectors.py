@@ -3,7 +3,8 @@
 boundary_inputs(A, B, S, LO, HI, xlo, xhi) -> sorted integers x in [xlo, xhi]:
 - for each level v in {LO-1, LO, LO+1, mid, HI-1, HI, HI+1}: the first x with
   floor((A x + B)/2^S) >= v (a_v = ceil((v 2^S - B)/A)) and a_v - 1, a_v + 1 (one below/above);
-- exact ties A x + B = k 2^S next to those (A odd: x = -B A^-1 mod 2^S + j 2^S), +-1;
+- next to those, the x with A x + B = k 2^S exactly (a tie), k 2^S - 1 and k 2^S + 1
+  (A odd: x = (r - B) A^-1 mod 2^S + j 2^S, r = 0, -1, 1), each +-1;
 - the extremes xlo, xhi and 0.
 """
 from __future__ import annotations
@@ -17,11 +18,12 @@ def boundary_inputs(A: int, B: int, S: int, lo: int, hi: int, xlo: int, xhi: int
         for v in (lo - 1, lo, lo + 1, (lo + hi) // 2, hi - 1, hi, hi + 1):
             a = -((B - v * one) // A)                   # ceil((v 2^S - B) / A)
             xs |= {a - 1, a, a + 1}
-            if A % 2 and S > 0:                         # the tie A x + B = k 2^S nearest a
-                x0 = (-B * pow(A, -1, one)) % one
-                t = a - ((a - x0) % one)
-                for x in (t, t + one):
-                    xs |= {x - 1, x, x + 1}
+            if A % 2 and S > 0:           # A x + B = k 2^S + r (r = 0: a tie, -1, +1) nearest a
+                for r in (0, -1, 1):
+                    x0 = ((r - B) * pow(A, -1, one)) % one
+                    t = a - ((a - x0) % one)
+                    for x in (t, t + one):
+                        xs |= {x - 1, x, x + 1}
             elif S == 0:
                 xs |= {a}
     return sorted(x for x in xs if xlo <= x <= xhi)
