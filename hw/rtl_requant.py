@@ -111,7 +111,8 @@ class FuseRequant(Transformation):
         fit = fit_affine(T, lo, xmin, xmax)
         rng = f"{int(xmin.min())}..{int(xmax.max())}"
         if fit is None:
-            return None, f"thresholds are not a fixed-point affine requant on inputs {rng}"
+            return None, (f"thresholds are not a fixed-point affine requant on inputs {rng} "
+                          "(no integer A, B for any S <= 40; e.g. round-half-to-even ties)")
         odt = model.get_tensor_datatype(n.output[0])
         node = helper.make_node(
             "Requant_rtl", [n.input[0]], [n.output[0]], domain=DOMAIN, name=f"Requant_{n.name}",
