@@ -4,6 +4,8 @@ Transformations in FINN's style (`apply(model) -> (model, modified)`):
 - FuseShortcutAdd: Thresholding(BN requant) -> ElementwiseAdd(shortcut) -> Thresholding(clip)
   becomes one ShortcutAdd_rtl with two fixed-point constants per channel (hw.affine proves the
   fit exact on every reachable input, otherwise the chain is left alone and reported).
+- FuseRequant (hw/rtl_requant.py): every other multi-step Thresholding becomes a Requant_rtl
+  the same way (thresholds remain only for the signs).
 - ToProjectRTL: the units FINN has no RTL for (XNOR MVAU, 8-bit MVAU, DuplicateStreams,
   GlobalAccPool) become hw.ops nodes, keeping every attribute (folding included).
 - AbsorbBiasIntoIntMVAU: the FC layer's integer bias add goes into the IntMVAU accumulator.
@@ -24,23 +26,13 @@ from qonnx.transformation.infer_shapes import InferShapes
 from model.errors import BiRealError
 
 from .affine import fit_affine
+from .rtl_requant import FuseRequant, reachable_range
 
 DOMAIN = "hw.ops"
 # FINN layer -> project RTL op (by MVAU mode for the matrix-vector units)
 PROJECT_RTL = {"DuplicateStreams": "DuplicateStreams_rtl", "GlobalAccPool": "GlobalAccPool_rtl"}
 FINN_RTL = {"Thresholding", "FMPadding", "ConvolutionInputGenerator", "ElementwiseAdd",
             "StreamingFIFO", "StreamingDataWidthConverter"}
-MAX_FIT_BITS = 16          # exhaustive fit over at most 2^16 inputs per channel
-
-
-def _input_range(model, thr_node):
-    """Reachable integer range of a Thresholding's input: [0, MW] behind an XNOR MVAU (a
-    popcount), else its datatype's range."""
-    p = model.find_producer(thr_node.input[0])
-    if p is not None and p.op_type.startswith("MVAU") and getCustomOp(p).get_nodeattr("binaryXnorMode"):
-        return 0, int(getCustomOp(p).get_nodeattr("MW"))
-    dt = model.get_tensor_datatype(thr_node.input[0])
-    return int(dt.min()), int(dt.max())
 
 
 class XnorPopcountType(Transformation):
@@ -115,11 +107,11 @@ class FuseShortcutAdd(Transformation):
     def _fuse(self, model, t1, add, t2, short):
         o1, o2 = getCustomOp(t1), getCustomOp(t2)
         why = None
-        xmin, xmax = _input_range(model, t1)
-        if xmax - xmin >= 1 << MAX_FIT_BITS:
-            why = f"{t1.name}: input range {xmin}..{xmax} too wide for an exhaustive fit"
-        f1 = None if why else fit_affine(model.get_initializer(t1.input[1]), o1.get_nodeattr("ActVal"), xmin, xmax)
-        if why is None and f1 is None:
+        C = o1.get_nodeattr("NumChannels")
+        T1 = np.atleast_2d(model.get_initializer(t1.input[1]))
+        xmin, xmax = reachable_range(model, t1.input[0], C)      # per channel
+        f1 = fit_affine(np.broadcast_to(T1, (C, T1.shape[1])), o1.get_nodeattr("ActVal"), xmin, xmax)
+        if f1 is None:
             why = f"{t1.name}: thresholds are not a fixed-point affine requant"
         sdt = model.get_tensor_datatype(short)
         T2 = np.atleast_2d(model.get_initializer(t2.input[1]))
@@ -137,7 +129,6 @@ class FuseShortcutAdd(Transformation):
         if why is not None:
             self.found[add.name] = {"node": add.name, "fused": False, "reason": why}
             return None
-        C = o1.get_nodeattr("NumChannels")
         pe = max(o1.get_nodeattr("PE"), getCustomOp(add).get_nodeattr("PE"), o2.get_nodeattr("PE"))
         node = helper.make_node(
             "ShortcutAdd_rtl", [t1.input[0], short], [t2.output[0]], domain=DOMAIN,
@@ -153,8 +144,7 @@ class FuseShortcutAdd(Transformation):
         g.node.insert(idx, node)
         self.found[add.name] = ({"node": add.name, "fused": True, "into": node.name,
                             "replaced": [t1.name, add.name, t2.name], "S1": f1["S"],
-                            "thresholds_removed": int(np.prod(model.get_initializer(t1.input[1]).shape)
-                                                      + T2.shape[1])})
+                            "thresholds_removed": int(T1.size + T2.shape[1])})
         return node
 
 
@@ -234,10 +224,11 @@ def map_rtl(model, part: str):
 
     model = model.transform(XnorPopcountType())
     model = model.transform(RoundAndClipThresholds())       # integer thresholds (exact: x is integer)
-    fuse = FuseShortcutAdd()
-    model = model.transform(fuse).transform(ToProjectRTL()).transform(AbsorbBiasIntoIntMVAU())
+    fuse, requant = FuseShortcutAdd(), FuseRequant()
+    model = model.transform(fuse).transform(requant)
+    model = model.transform(ToProjectRTL()).transform(AbsorbBiasIntoIntMVAU())
     model = _prefer_rtl(model).transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
-    return model, {"shortcut_fusion": fuse.report}
+    return model, {"shortcut_fusion": fuse.report, "requant_fusion": requant.report}
 
 
 def finish_rtl(model, part: str):

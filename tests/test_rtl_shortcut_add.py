@@ -1,6 +1,7 @@
 """ShortcutAdd_rtl (hw/rtl/shortcut_add.sv) against its numpy golden model in Verilator:
     r = clamp((A1[c]*x + B1[c]) >> S1, LO1, HI1);  y = clamp((A2*(r+s) + B2) >> S2, out)
-PE=1 and PE>1, 2 frames, random valid/ready stalls and a stall-free run checking II=1."""
+PE=1 and PE>1, 2 frames, random valid/ready stalls and a stall-free run checking II=1; directed
+boundary vectors (tests/rtl/affine_vectors.py) for both roundings and clamps."""
 import re
 import shutil
 
@@ -13,6 +14,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.infer_datatypes import InferDataTypes
 from qonnx.transformation.infer_shapes import InferShapes
 
+from rtl.affine_vectors import boundary_inputs, vectors_by_channel
 from rtl.runner import pack_words, run_unit
 
 from hw.ops.shortcut_add import ShortcutAdd_rtl
@@ -145,5 +147,49 @@ def test_shortcut_add_pe2_no_stalls_ii1(tmp_path):
                          ram_style="distributed")
     cycles = int(re.search(r"case passed in (\d+) cycles", (build / "test.log").read_text())[1])
     exp = 2 * op.get_exp_cycles()  # two frames
-    # + pipeline latency (7) + the 20 cycles tb_axis watches for extra words after the last
-    assert exp <= cycles <= exp + 20 + 10, f"{cycles} cycles for {exp} words: not II=1"
+    # + pipeline latency (10: 1 + two 4-stage affine lanes + output register) + the 20 cycles
+    # tb_axis watches for extra words after the last
+    assert exp <= cycles <= exp + 20 + 13, f"{cycles} cycles for {exp} words: not II=1"
+
+
+def test_shortcut_add_directed_boundaries(tmp_path):
+    """Both stages at their boundaries: A1 x + B1 = k 2^S1 - 1 / exactly / + 1 (B1 built so),
+    x one below / at / above each jump of r incl. the LO1-1/LO1/HI1/HI1+1 clamps and the extremes
+    of INT12, and s chosen so that r + s = -129, -128, 127, 128 (the saturation edges)."""
+    rng = np.random.default_rng(11)
+    ch, pe, s1, xdt, sdt, odt = 6, 2, 12, "INT12", "INT8", "INT8"
+    xlo, xhi = -2048, 2047
+    a1 = (rng.uniform(0.5, 1.5, ch) * 3 * 255 * (1 << s1) / (xhi - xlo)).astype(np.int64) | 1
+    xt = rng.integers(-600, 600, ch)
+    b1 = (np.array([(0, -1, 1)[c % 3] for c in range(ch)]) - a1 * xt).astype(np.int64)
+    x = vectors_by_channel([boundary_inputs(a1[c], b1[c], s1, -128, 127, xlo, xhi)
+                            for c in range(ch)], rng, xlo, xhi)
+    x = np.concatenate([x, rng.integers(xlo, xhi + 1, size=(-len(x) % 4, ch))])
+    p = a1 * x + b1
+    r = np.clip(p >> s1, -128, 127)
+    target = np.array([-129, -128, 127, 128, 0])[np.arange(x.size).reshape(x.shape) % 5]
+    sv = np.clip(target - r, -128, 127)
+    for k in (0, -1, 1):
+        hit = ((p - k) % (1 << s1) == 0) & (np.abs(p >> s1) < 127)
+        assert hit.any(), f"no A1 x + B1 = k 2^S1 {k:+d} inside the clamps"
+    for v in (-129, -128, 127, 128):
+        assert ((p >> s1) == v).any() and ((r + sv) == v).any(), v
+    vecs = (1, len(x))
+    model = make_model("scd", ch, pe, vecs, xdt, sdt, odt, a1, b1, s1, -128, 127)
+    model = model.transform(InferShapes()).transform(InferDataTypes())
+    node = model.graph.node[0]
+    op = getCustomOp(node)
+    op.set_nodeattr("code_gen_dir_ipgen", str(tmp_path / "gen"))
+    shape = op.get_normal_input_shape()
+    ctx = {"x": x.reshape(shape).astype(np.float32), "s": sv.reshape(shape).astype(np.float32)}
+    op.execute_node(ctx, model.graph)
+    assert np.array_equal(ctx["y"].reshape(x.shape), np.clip(r + sv, -128, 127))
+    op.generate_hdl(model, "xc7z020clg400-1", 10.0)
+    build = tmp_path / "sim"
+    build.mkdir()
+    for f in op.get_mem_file_list():
+        shutil.copy(f, build)
+    run_unit(top=node.name, sources=op.get_rtl_file_list(abspath=True), params={},
+             inputs={"in0_V": pack_words(x.reshape(-1, pe), 12), "in1_V": pack_words(sv.reshape(-1, pe), 8)},
+             outputs={"out0_V": pack_words(ctx["y"].reshape(-1, pe), 8)}, build_dir=build,
+             stall=0.3, seed=11)

@@ -9,6 +9,7 @@ custom_op: dict = {}
 from hw.ops.dup_streams import DuplicateStreams_rtl  # noqa: E402
 from hw.ops.global_acc_pool import GlobalAccPool_rtl  # noqa: E402
 from hw.ops.shortcut_add import ShortcutAdd_rtl  # noqa: E402
+from hw.ops.requant import Requant_rtl  # noqa: E402
 from hw.ops.xnor_mvau import XnorMVAU_rtl  # noqa: E402
 from hw.ops.int_mvau import IntMVAU_rtl  # noqa: E402
 from hw.ops.tlast_marker import TLastMarker_rtl  # noqa: E402
@@ -16,6 +17,7 @@ from hw.ops.tlast_marker import TLastMarker_rtl  # noqa: E402
 custom_op["DuplicateStreams_rtl"] = DuplicateStreams_rtl
 custom_op["GlobalAccPool_rtl"] = GlobalAccPool_rtl
 custom_op["ShortcutAdd_rtl"] = ShortcutAdd_rtl
+custom_op["Requant_rtl"] = Requant_rtl
 custom_op["XnorMVAU_rtl"] = XnorMVAU_rtl
 custom_op["IntMVAU_rtl"] = IntMVAU_rtl
 custom_op["TLastMarker_rtl"] = TLastMarker_rtl

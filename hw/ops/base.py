@@ -47,6 +47,7 @@ class BirealRTLBackend(RTLBackend):
 
     core_sv: str = ""  # file name in hw/rtl/
     core_module: str = ""  # module name inside it
+    rtl_deps: tuple[str, ...] = ()  # shared modules in hw/rtl/ the core instantiates
     # subclasses that reuse a FINN HW layer class (e.g. MVAU) implement golden_execute as
     # `MVAU.execute_node(self, context, graph)`
 
@@ -114,11 +115,9 @@ class BirealRTLBackend(RTLBackend):
         self.set_nodeattr("ipgen_path", str(d))
 
     def get_rtl_file_list(self, abspath: bool = False):
-        core = RTL_DIR / self.core_sv
-        wrapper = Path(self.get_nodeattr("code_gen_dir_ipgen")) / f"{self.onnx_node.name}.v"
-        if abspath:
-            return [str(core), str(wrapper)]
-        return [core.name, wrapper.name]
+        files = [RTL_DIR / f for f in self.rtl_deps] + [RTL_DIR / self.core_sv]
+        files.append(Path(self.get_nodeattr("code_gen_dir_ipgen")) / f"{self.onnx_node.name}.v")
+        return [str(f) if abspath else f.name for f in files]
 
     def get_mem_file_list(self) -> list[str]:
         """Absolute paths of the memory files generate_hdl wrote (copied beside the HDL)."""

@@ -20,6 +20,7 @@ class GlobalAccPool_rtl(GlobalAccPool, BirealRTLBackend):
 
     core_sv = "global_acc_pool.sv"
     core_module = "bireal_global_acc_pool"
+    rtl_deps = ("skid_buffer.sv",)
 
     def _err(self, msg: str) -> ValueError:
         return ValueError(f"GlobalAccPool node {self.onnx_node.name}: {msg}")

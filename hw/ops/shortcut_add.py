@@ -6,12 +6,11 @@ Replaces FINN's Thresholding (per-channel BN requant) -> ElementwiseAdd -> Thres
     r = clamp(floor((A1[c] * x + B1[c]) / 2^S1), LO1, HI1)
     y = clamp(floor((A2 * (r + s) + B2) / 2^S2), out.min, out.max)
 
-in0 = conv branch x, in1 = shortcut s, out0 = y (outputDataType). RTL: hw/rtl/shortcut_add.sv.
+in0 = conv branch x, in1 = shortcut s, out0 = y (outputDataType). RTL: hw/rtl/shortcut_add.sv,
+two hw/rtl/affine_lane.sv per lane (the same lane as Requant's, hw/ops/requant.py).
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 from onnx import helper
@@ -19,20 +18,11 @@ from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from finn.util.logging import log
-from hw.ops.base import BirealRTLBackend, hex_lines
-
-INT32 = (-(1 << 31), (1 << 31) - 1)
-
-
-def signed_bits(lo: int, hi: int) -> int:
-    """Smallest n >= 2 with -2^(n-1) <= lo and hi <= 2^(n-1) - 1."""
-    n = 2
-    while lo < -(1 << (n - 1)) or hi > (1 << (n - 1)) - 1:
-        n += 1
-    return n
+from hw.ops.base import BirealRTLBackend
+from hw.ops.requant import INT32, AffineParams, mult_dsps, signed_bits
 
 
-class ShortcutAdd(HWCustomOp):
+class ShortcutAdd(AffineParams, HWCustomOp):
     """Layer class (shapes, types, numpy golden); the RTL backend is ShortcutAdd_rtl."""
 
     def get_nodeattr_types(self):
@@ -60,20 +50,10 @@ class ShortcutAdd(HWCustomOp):
     def _err(self, msg: str) -> ValueError:
         return ValueError(f"ShortcutAdd node {self.onnx_node.name}: {msg}")
 
-    def _folds(self) -> int:
-        ch, pe = self.get_nodeattr("NumChannels"), self.get_nodeattr("PE")
-        if pe < 1 or ch < 1 or ch % pe:
-            raise self._err(f"PE={pe} must divide NumChannels={ch}")
-        return ch // pe
-
     def _consts(self):
         """(A1, B1) as int64 arrays of NumChannels, checked."""
-        ch = self.get_nodeattr("NumChannels")
-        a1 = np.asarray(self.get_nodeattr("A1"), dtype=np.int64)
-        b1 = np.asarray(self.get_nodeattr("B1"), dtype=np.int64)
-        if a1.shape != (ch,) or b1.shape != (ch,):
-            raise self._err(f"A1/B1 need {ch} values (one per channel), got {a1.size}/{b1.size}")
-        return a1, b1
+        return self._check_consts(np.asarray(self.get_nodeattr("A1"), dtype=np.int64),
+                                  np.asarray(self.get_nodeattr("B1"), dtype=np.int64), "A1/B1")
 
     # -- shapes and types -----------------------------------------------------------------
     def get_normal_input_shape(self, ind=0):
@@ -132,7 +112,7 @@ class ShortcutAdd(HWCustomOp):
     # -- arithmetic -----------------------------------------------------------------------
     def widths(self) -> dict:
         """Signed bit widths that make every intermediate overflow-free, from the actual
-        constants and the input ranges: A1, B1, A1*x+B1, r, r+s, A2*(r+s)+B2."""
+        constants and the input ranges: A1, B1, A1*x+B1, r, r+s, A2, B2, A2*(r+s)+B2."""
         a1, b1 = self._consts()
         xdt, sdt, odt = self.get_input_datatype(0), self.get_input_datatype(1), self.get_output_datatype()
         s1, s2 = self.get_nodeattr("S1"), self.get_nodeattr("S2")
@@ -161,6 +141,8 @@ class ShortcutAdd(HWCustomOp):
             "P1_BITS": signed_bits(min(plo, lo1), max(phi, hi1)),
             "R_BITS": signed_bits(lo1, hi1),
             "T_BITS": signed_bits(tlo, thi),
+            "A2_BITS": signed_bits(a2, a2),
+            "B2_BITS": signed_bits(b2, b2),
             "P2_BITS": signed_bits(min(min(u), int(odt.min())), max(max(u), int(odt.max()))),
         }
         if w["P1_BITS"] > 63 or w["P2_BITS"] > 63:
@@ -187,36 +169,12 @@ class ShortcutAdd(HWCustomOp):
     def execute_node(self, context, graph):
         self.golden_execute(context, graph)
 
-    # -- resources ------------------------------------------------------------------------
-    def _mem_style(self) -> str:
-        """"block" or "distributed" as synthesis will pick it ("auto": BRAM above 64 words)."""
-        style = self.get_nodeattr("ram_style")
-        if style == "auto":
-            return "block" if self._folds() > 64 else "distributed"
-        return style
-
-    def _mem_width(self) -> int:
-        w = self.widths()
-        return self.get_nodeattr("PE") * (w["A_BITS"] + w["B_BITS"])
-
-    def bram_estimation(self, fpgapart=None):
-        """RAMB18 count of the A1/B1 memory (depth F = C/PE, width W = PE*(A_BITS+B_BITS)):
-        0 if distributed, else ceil(W / w(F)) * ceil(F / d(F)) with the RAMB18 aspect ratios
-        (d, w) = (512, 36), (1024, 18), (2048, 9), (4096, 4), (16384, 1)."""
-        if self._mem_style() != "block":
-            return 0
-        depth, width = self._folds(), self._mem_width()
-        for d, w in ((512, 36), (1024, 18), (2048, 9), (4096, 4), (16384, 1)):
-            if depth <= d:
-                return math.ceil(width / w)
-        return math.ceil(width / 1) * math.ceil(depth / 16384)
-
+    # -- resources (constant memory: AffineParams) ------------------------------------
     def dsp_estimation(self, fpgapart=None):
-        """DSP48E1 (25x18) count: PE * ceil(A_BITS/25) * ceil((x_bits+1)/18) for A1*x, plus PE
-        if A2 is not 0, +-1 or a power of two (otherwise shifts/wires)."""
+        """DSP48E1 count: PE * mult_dsps(A_BITS, x bits + 1) for A1*x, plus PE if A2 is not 0,
+        +-1 or a power of two (otherwise shifts/wires)."""
         w, pe = self.widths(), self.get_nodeattr("PE")
-        xb = self.get_input_datatype(0).bitwidth() + 1
-        n = pe * math.ceil(w["A_BITS"] / 25) * math.ceil(xb / 18)
+        n = pe * mult_dsps(w["A_BITS"], self.get_input_datatype(0).bitwidth() + 1)
         a2 = abs(self.get_nodeattr("A2"))
         if a2 > 1 and a2 & (a2 - 1):
             n += pe
@@ -231,8 +189,7 @@ class ShortcutAdd(HWCustomOp):
         ob = self.get_output_datatype().bitwidth()
         affine2 = self.get_nodeattr("A2") != 1 or self.get_nodeattr("B2") != 0
         lane = w["P1_BITS"] + w["R_BITS"] + w["T_BITS"] + (1 + affine2) * w["P2_BITS"] + ob
-        mem = self._mem_width() * math.ceil(self._folds() / 64) if self._mem_style() == "distributed" else 0
-        return pe * lane + mem + 20
+        return pe * lane + self.param_mem_luts() + 20
 
 
 class ShortcutAdd_rtl(ShortcutAdd, BirealRTLBackend):
@@ -240,6 +197,7 @@ class ShortcutAdd_rtl(ShortcutAdd, BirealRTLBackend):
 
     core_sv = "shortcut_add.sv"
     core_module = "bireal_shortcut_add"
+    rtl_deps = ("affine_lane.sv", "fold_rom.sv", "skid_buffer.sv")
 
     def get_verilog_top_module_intf_names(self):
         intf = super().get_verilog_top_module_intf_names()
@@ -274,21 +232,6 @@ class ShortcutAdd_rtl(ShortcutAdd, BirealRTLBackend):
             "MEM_FILE": f"{self.onnx_node.name}_params.mem",
             "RAM_STYLE": g("ram_style"),
         }
-
-    def mem_files(self, model) -> dict[str, str]:
-        """{node}_params.mem: word f = lanes p of {B1[c], A1[c]} (A1 low), c = f*PE + p."""
-        a1, b1 = self._consts()
-        w, pe = self.widths(), self.get_nodeattr("PE")
-        ab, ma, mb = w["A_BITS"] + w["B_BITS"], (1 << w["A_BITS"]) - 1, (1 << w["B_BITS"]) - 1
-        words = []
-        for f in range(self._folds()):
-            word = 0
-            for p in range(pe):
-                c = f * pe + p
-                lane = (int(a1[c]) & ma) | ((int(b1[c]) & mb) << w["A_BITS"])
-                word |= lane << (p * ab)
-            words.append(word)
-        return {f"{self.onnx_node.name}_params.mem": hex_lines(words, pe * ab)}
 
     def golden_execute(self, context, graph):
         ShortcutAdd.golden_execute(self, context, graph)

@@ -28,9 +28,10 @@ module bireal_global_acc_pool #(
   localparam integer PW = (NPIX > 1) ? $clog2(NPIX) : 1;
   localparam integer AW = PE * ACC_BITS;
 
-  // ---- control: stage 1 (read) -> stage 2 (output word) -> skid/output register
-  logic v1, v2, sk_valid, out_v;
-  wire en = !v2 || !sk_valid;
+  // ---- control: stage 1 (read) -> stage 2 (output word) -> output skid buffer; the
+  // pipeline advances on `en` (from the skid buffer)
+  logic v1, v2;
+  wire en;
   wire fire = en && in0_V_TVALID;
   assign in0_V_TREADY = en;
 
@@ -83,22 +84,10 @@ module bireal_global_acc_pool #(
     end
   end
 
-  // ---- output skid register (holds one word while out0 is not ready)
-  logic [AW-1:0] out_q, sk_q;
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) begin
-      out_v <= 1'b0;
-      sk_valid <= 1'b0;
-    end else if (!out_v || out0_V_TREADY) begin
-      if (sk_valid) begin
-        out_q <= sk_q; out_v <= 1'b1; sk_valid <= 1'b0;
-      end else begin
-        out_q <= out2; out_v <= v2 && en;
-      end
-    end else if (v2 && en) begin
-      sk_q <= out2; sk_valid <= 1'b1;
-    end
-  end
-  assign out0_V_TVALID = out_v;
+  // ---- output register + skid buffer
+  wire [AW-1:0] out_q;
+  bireal_skid_buffer #(.W(AW)) skid (
+    .clk(ap_clk), .rst_n(ap_rst_n), .in_data(out2), .in_valid(v2), .en(en),
+    .out_data(out_q), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
   assign out0_V_TDATA = OUT_W'(out_q);
 endmodule

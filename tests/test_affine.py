@@ -1,0 +1,123 @@
+"""hw.affine: the jump-point proof against the exhaustive oracle, the fit on small shapes and on
+wide (22-bit) ranges, wrong constants rejected, reachable ranges from producers."""
+import numpy as np
+import pytest
+
+from hw.affine import (affine_eval, affine_jumps, fit_affine, prove, prove_exhaustive, prove_row,
+                       step_function, threshold_jumps)
+from hw.thresholds import requant_thresholds
+
+
+def rand_case(rng):
+    """Thresholds of a random requant (hw.thresholds, with its rounding h), sometimes perturbed
+    (+-1 on a few), on a random small range."""
+    S, bits, C = int(rng.integers(0, 9)), int(rng.integers(1, 5)), int(rng.integers(1, 4))
+    A = rng.integers(0, 1 << (S + 2), C)
+    B = rng.integers(-(1 << (S + 5)), 1 << (S + 5), C)
+    T = requant_thresholds(A, B, S, bits).astype(np.float64)
+    perturbed = rng.random() < 0.3
+    if perturbed:
+        T = np.sort(T + rng.integers(-2, 3, T.shape) * (rng.random(T.shape) < 0.1), axis=1)
+    xmin = int(rng.integers(-300, 100))
+    return T, -(2 ** (bits - 1)), xmin, xmin + int(rng.integers(0, 300)), perturbed
+
+
+def test_proof_equals_exhaustive_random():
+    """prove == prove_exhaustive on fits, on fits with A or B off by one and on random (A, B)."""
+    rng = np.random.default_rng(0)
+    fitted = rejected = 0
+    for _ in range(600):
+        T, lo, xmin, xmax, perturbed = rand_case(rng)
+        f = fit_affine(T, lo, xmin, xmax, max_shift=12)
+        if not perturbed:
+            assert f is not None, "an unperturbed requant must fit"
+        if f is None:
+            f = {"A": [int(v) for v in rng.integers(0, 64, len(T))],
+                 "B": [int(v) for v in rng.integers(-512, 512, len(T))], "S": 4, "lo": lo,
+                 "hi": lo + T.shape[1]}
+        else:
+            fitted += 1
+            assert prove_exhaustive(T, f, xmin, xmax)
+        for key in ("A", "B"):
+            for d in (-1, 1):
+                g = dict(f, **{key: list(f[key])})
+                g[key][0] += d
+                ok = prove(T, g, xmin, xmax)
+                assert ok == prove_exhaustive(T, g, xmin, xmax), (key, d, g)
+                rejected += not ok
+        g = dict(f, A=[-a for a in f["A"]])        # negative slopes: only constant rows agree
+        assert prove(T, g, xmin, xmax) == prove_exhaustive(T, g, xmin, xmax)
+    assert fitted > 300 and rejected > 300
+
+
+def test_fit_is_complete_on_small_shapes():
+    """fit_affine finds a fit whenever a brute-force search over A < 4 2^S, |B| < 24 2^S, S <= 2
+    finds one (and every fit it returns is exact)."""
+    rng = np.random.default_rng(1)
+    found = 0
+    for _ in range(60):
+        K, lo, xmin = 3, -2, int(rng.integers(-8, 0))
+        xmax = xmin + 12
+        T = np.sort(rng.integers(xmin - 1, xmax + 2, (1, K)), axis=1)
+        xs = np.arange(xmin, xmax + 1)
+        y = step_function(T[0], lo, xs)
+        brute = any((affine_eval(a, b, s, lo, lo + K, xs) == y).all()
+                    for s in range(3) for a in range(0, 4 << s) for b in range(-24 << s, 24 << s))
+        f = fit_affine(T, lo, xmin, xmax, max_shift=2)
+        if brute:
+            assert f is not None, (T, xmin)
+            found += 1
+        if f is not None:
+            assert prove_exhaustive(T, f, xmin, xmax)
+    assert found > 5
+
+
+def test_wrong_constant_fails_proof():
+    """A real 8-bit requant of a 22-bit accumulator: the fit is proven; the largest / smallest
+    B that still prove (found by bisection on prove_row) are exact and B one beyond is rejected,
+    both confirmed by the exhaustive oracle over all 4 M inputs; A off by one agrees with it."""
+    A, B, S = np.array([23351, 30001]), np.array([-1 << 20, 5 << 22]), 26
+    T = requant_thresholds(A, B, S, 8)
+    xmin, xmax = -(1 << 21), (1 << 21) - 1
+    f = fit_affine(T, -128, xmin, xmax)
+    assert f is not None and f["S"] <= S and prove(T, f, xmin, xmax)
+    a, b, s = f["A"][0], f["B"][0], f["S"]
+
+    def ok(bb):
+        return prove_row(T[0], -128, a, bb, s, xmin, xmax)
+
+    def oracle(bb):
+        return prove_exhaustive(T[:1], {"A": [a], "B": [bb], "S": s, "lo": -128, "hi": 127},
+                                xmin, xmax)
+    for d in (1, -1):
+        good, step = b, 1                           # ok(good); find the last ok B in direction d
+        while ok(good + d * step):
+            good, step = good + d * step, 2 * step
+        bad = good + d * step
+        while abs(bad - good) > 1:
+            mid = (good + bad) // 2
+            good, bad = (mid, bad) if ok(mid) else (good, mid)
+        assert oracle(good) and not ok(bad) and not oracle(bad), (d, good, bad)
+    for da in (-1, 1):                               # A off by one: proof == oracle
+        g = {"A": [a + da], "B": [b], "S": s, "lo": -128, "hi": 127}
+        assert prove(T[:1], g, xmin, xmax) == prove_exhaustive(T[:1], g, xmin, xmax)
+
+
+def test_jump_points():
+    """ceil of thresholds, clipped to [xmin, xmax + 1]; affine jumps exact (ties included)."""
+    assert threshold_jumps([2.5, -9.0, 1e9], 0, 5).tolist() == [0, 3, 6]
+    # floor((3x + 1)/4) >= v  <=>  x >= ceil((4v - 1)/3): v = 1, 2: 1, 3 (x = 3: 10/4 = 2.5)
+    assert affine_jumps(3, 1, 2, 0, 2, -10, 10).tolist() == [1, 3]
+    assert affine_jumps(0, 8, 2, 0, 3, -10, 10).tolist() == [-10, -10, 11]   # constant 2
+    with pytest.raises(ValueError):
+        affine_jumps(-1, 0, 0, 0, 1, 0, 1)
+
+
+def test_per_row_ranges_and_unfittable():
+    """Per-channel ranges; a round-half-even row (jumps 15, 17, 15, ...) has no affine fit."""
+    T = requant_thresholds([5, 7], [3, -9], 4, 3)
+    f = fit_affine(T, -4, [-50, -20], [60, 10])
+    assert f is not None and prove_exhaustive(T, f, [-50, -20], [60, 10])
+    v = np.arange(-7, 8)
+    m = np.ceil((v - 0.5) * 16) + ((np.ceil((v - 0.5) * 16) == (v - 0.5) * 16) & (v % 2 != 0))
+    assert fit_affine(m[None, :] - 0.5, -8, -128, 127) is None
