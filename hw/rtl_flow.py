@@ -24,6 +24,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from model.errors import BiRealError
 
 from .affine import fit_affine
+from .memory import SetWeightMemory
 
 DOMAIN = "hw.ops"
 # FINN layer -> project RTL op (by MVAU mode for the matrix-vector units)
@@ -244,12 +245,13 @@ def specialize_rtl(model, part: str):
         if n.op_type == "StreamingFIFO_rtl":
             op = getCustomOp(n)
             op.set_nodeattr("ram_style", fifo_ram_style(op.get_nodeattr("depth")))
-    model = model.transform(InferShapes()).transform(InferDataTypes())
+    wmem = SetWeightMemory(part)             # MVAU weight memories -> primitives (hw.memory)
+    model = model.transform(wmem).transform(InferShapes()).transform(InferDataTypes())
     left = [f"{n.name} ({n.op_type})" for n in model.graph.node if not is_rtl(n)]
     if left:
         raise BiRealError("no RTL implementation for: " + ", ".join(left))
     return model, {"shortcut_fusion": fuse.report, "fifo_sizing": sizing.depths,
-                   "swg_headroom": headroom.changes}
+                   "swg_headroom": headroom.changes, "weight_memory": wmem.chosen}
 
 
 def _path_to_join(model, tensor):
