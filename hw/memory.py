@@ -51,6 +51,7 @@ maximum utilisation, i.e. it minimises the utilisation of the scarcest resource.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 
 from qonnx.transformation.base import Transformation
@@ -112,8 +113,7 @@ def family(part: str) -> str:
     p = str(part).strip().lower()
     if p.startswith("xc7"):
         return "xc7"
-    if p.startswith(("xczu", "xcau", "xck26")) or (p.startswith(("xcvu", "xcku"))
-                                                   and p.rstrip("-0123456789e").endswith("p")):
+    if p.startswith(("xczu", "xcau", "xck26")) or re.match(r"^xc(vu|ku)\d+p", p):
         return "xcup"
     if p in FAMILIES:
         return p
