@@ -10,8 +10,10 @@
 // input words replayed from a buffer for nf>0, credit-based output FIFO.
 // Weight memory: NF*SF words of PE*SIMD*W_BITS bits, word nf*SF+sf, element p*SIMD+s (at bits
 // (p*SIMD+s)*W_BITS) = W[sf*SIMD+s][nf*PE+p].
-// Datapath: issue -> x/w registers -> PE*SIMD products `*` (registered; DSP candidates) ->
-// adder tree per PE (a register every second level) -> accumulator (mod 2^OB) -> FIFO.
+// Datapath: issue (bireal_mvau_ctrl, mvau_ctrl.sv) -> x / weight read registers -> block RAM
+// output register (RAM_STYLE block/ultra: DOA_REG) -> PE*SIMD products, each a DSP48 with input
+// (AREG/BREG), product (MREG) and output (PREG) registers -> adder tree per PE (a register every
+// second level) -> accumulator (mod 2^OB) -> output FIFO (in bireal_mvau_ctrl).
 module bireal_int_mvau #(
   parameter int MW = 16,
   parameter int MH = 4,

@@ -11,11 +11,10 @@
 // Weight memory: NF*SF words of PE*SIMD bits, word nf*SF+sf, bit p*SIMD+s = W[sf*SIMD+s][nf*PE+p].
 // Threshold memory (NO_ACT=0): NF words of PE*TW bits, lane p = T[nf*PE+p] clipped to 0..MW+1.
 //
-// Datapath (free running, no clock enables): issue -> x/w registers -> XNOR + 3-lane count in
-// LUT6s -> binary adder tree (a register every second level) -> accumulator -> output FIFO.
-// Flow control is credit based: a fold step that completes an output word is only issued
-// while fewer than DEPTH output words are in flight or waiting, so the FIFO never overflows
-// and TREADY of the input never depends on TREADY of the output combinationally.
+// Datapath (free running, no clock enables): issue -> x/w registers -> block RAM output
+// register (RAM_STYLE block/ultra: DOA_REG) -> XNOR + 3-lane count in LUT6s -> binary adder
+// tree (a register every second level) -> accumulator -> output FIFO. Issue order, input
+// replay, the flags and the credit-based output FIFO are bireal_mvau_ctrl (mvau_ctrl.sv).
 module bireal_xnor_mvau #(
   parameter int MW = 64,
   parameter int MH = 16,
