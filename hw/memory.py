@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 from qonnx.transformation.base import Transformation
 
@@ -61,7 +61,6 @@ KINDS = ("logic", "distributed", "block", "ultra")
 # Vivado ram_style / rom_style written into the RTL for each kind (a LUT ROM is "distributed")
 RAM_STYLE = {"logic": "distributed", "distributed": "distributed", "block": "block",
              "ultra": "ultra"}
-STYLE_KINDS = {"distributed": ("logic", "distributed"), "block": ("block",), "ultra": ("ultra",)}
 LUT_ROM_DEPTH = 64                     # words per LUT6 (64 x 1 bit)
 RAMB18 = ((16384, 1), (8192, 2), (4096, 4), (2048, 9), (1024, 18), (512, 36))
 RAMB36 = ((32768, 1), (16384, 2), (8192, 4), (4096, 9), (2048, 18), (1024, 36), (512, 72))
@@ -317,11 +316,6 @@ def assign_memories(shapes: list[tuple[int, int]], part: str, base: dict | None 
             break
         pick = best[1]
     return [o[k] for o, k in zip(opts, pick)]
-
-
-def with_style(m: MemMap, style: str) -> MemMap:
-    """`m`'s shape mapped with another ram_style."""
-    return replace(map_style(m.depth, m.width, style))
 
 
 MVAU_OPS = ("XnorMVAU_rtl", "IntMVAU_rtl")
