@@ -17,9 +17,12 @@ Threshold memories that nobody placed yet (an abstract Thresholding, or Threshol
 both depth triggers 0) follow the model's recorded `thr_memory` policy (chosen by
 hw.folding.auto_folding; (0, 0) = FINN's default, which FINN estimates as all LUTRAM).
 
-Not included: stream FIFOs, data-width converters, the DMA/shell, flip-flops. Some FINN models
-count only part of a layer (Thresholding_rtl: threshold memory only; MVAU_rtl: DSPs only); a
-layer whose op has no model of a resource at all lists it under "unmodelled".
+Stream FIFOs and data-width converters are the StreamingFIFO_rtl / StreamingDataWidthConverter_rtl
+nodes of the RTL graph, estimated by FINN's models like every layer. Corrections where FINN's
+model is missing (LUT_MODELS): FMPadding_rtl (FINN: 0 LUT) = FMPAD_LUTS + SIMD * bits (its
+counters and output mux; Yosys: 67 LUT at SIMD 1 x 8 bit). Not included: the DMA/shell,
+flip-flops. Some FINN models count only part of a layer (Thresholding_rtl: threshold memory
+only); a layer whose op has no model of a resource at all lists it under "unmodelled".
 """
 from __future__ import annotations
 
@@ -45,11 +48,22 @@ SOURCE = {
     "cycles": "FINN analytical model: get_exp_cycles() of the op after SpecializeLayers(part)",
     "resources": "FINN analytical model: node_res_estimation(part) of the op after "
                  "SpecializeLayers(part), as AnnotateResources('estimate'); no Vivado",
-    "not_included": "stream FIFOs, data-width converters, DMA/shell, FF; Thresholding_rtl "
-                    "LUTs = threshold LUTRAM only; MVAU_rtl LUTs = 0 (DSP-based)",
+    "not_included": "DMA/shell, FF; Thresholding_rtl LUTs = threshold LUTRAM only (FIFOs and "
+                    "width converters are estimated as the RTL graph's nodes)",
     "fit": f"a resource fits when used <= {FIT_CAP} x available",
     "thresholds": "undecided Thresholding_rtl memories placed by thr_memory (set_thr_memory)",
 }
+
+
+FMPAD_LUTS = 59          # finn-rtllib fmpadding: x/y counters, compare, valid logic (measured)
+
+
+def _fmpad_luts(inst: HWCustomOp) -> int:
+    """FMPadding_rtl LUTs = FMPAD_LUTS + SIMD * input bits (output select)."""
+    return FMPAD_LUTS + inst.get_nodeattr("SIMD") * inst.get_input_datatype(0).bitwidth()
+
+
+LUT_MODELS = {"FMPadding_rtl": _fmpad_luts}
 
 
 def layer_name(node: NodeProto) -> str:
@@ -151,7 +165,8 @@ def layer_estimate(node: NodeProto, inst: HWCustomOp, sinst: HWCustomOp, part: s
     row = {"name": layer_name(node), "op_type": node.op_type, "impl": sinst.onnx_node.op_type,
            "PE": _attr(inst, "PE"), "SIMD": _attr(inst, "SIMD"),
            "cycles": int(sinst.get_exp_cycles())}
-    row["LUT"] = int(math.ceil(float(res["LUT"])))
+    lut = LUT_MODELS.get(sinst.onnx_node.op_type)
+    row["LUT"] = int(math.ceil(float(lut(sinst) if lut else res["LUT"])))
     for k in ("BRAM18", "URAM", "DSP"):
         row[k] = int(math.ceil(float(res[_FINN_KEYS[k]])))
     row["unmodelled"] = _unmodelled(sinst)

@@ -26,6 +26,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from model.errors import BiRealError
 
 from .affine import fit_affine
+from .memory import SetWeightMemory
 from .rtl_requant import FuseRequant, reachable_range
 
 DOMAIN = "hw.ops"
@@ -249,11 +250,13 @@ def finish_rtl(model, part: str):
         if n.op_type == "StreamingFIFO_rtl":
             op = getCustomOp(n)
             op.set_nodeattr("ram_style", fifo_ram_style(op.get_nodeattr("depth")))
-    model = model.transform(InferShapes()).transform(InferDataTypes())
+    wmem = SetWeightMemory(part)             # MVAU weight memories -> primitives (hw.memory)
+    model = model.transform(wmem).transform(InferShapes()).transform(InferDataTypes())
     left = [f"{n.name} ({n.op_type})" for n in model.graph.node if not is_rtl(n)]
     if left:
         raise BiRealError("no RTL implementation for: " + ", ".join(left))
-    return model, {"fifo_sizing": sizing.depths, "swg_headroom": headroom.changes}
+    return model, {"fifo_sizing": sizing.depths, "swg_headroom": headroom.changes,
+                   "weight_memory": wmem.chosen}
 
 
 def specialize_rtl(model, part: str):

@@ -39,11 +39,13 @@ def make_model(name, mw, mh, pe, simd, vecs, rng, idt="INT8", wdt="INT8", odt="I
     return model
 
 
-def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT24", bias=None):
+def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT24", bias=None,
+             ram_style="auto"):
     rng = np.random.default_rng(seed)
     model = make_model(f"imvau_{seed}", mw, mh, pe, simd, vecs, rng, idt=idt, odt=odt)
     node = model.graph.node[0]
     op = getCustomOp(node)
+    op.set_nodeattr("ram_style", ram_style)
     if bias is not None:
         op.set_nodeattr("bias", [int(v) for v in bias])
     assert isinstance(op, IntMVAU_rtl)
@@ -126,3 +128,16 @@ def test_int_bias_fc_like(tmp_path):
     """FC layer with the per-channel integer bias absorbed (the accumulator starts at it)."""
     bias = np.array([-500, 3, 0, 511, -1, 77])
     run_case(tmp_path, mw=8, mh=6, pe=2, simd=4, vecs=[2], stall=0.3, seed=5, bias=bias)
+
+
+def test_int_block_ram_ii1(tmp_path):
+    """Weights in block RAM + registered DSP inputs/outputs: II=1, exact, a few cycles more."""
+    op, build, exp = run_case(tmp_path, mw=16, mh=8, pe=2, simd=4, vecs=[4], stall=0.0, seed=6,
+                              ram_style="block")
+    assert "RAM_STYLE(\"block\")" in (tmp_path / "gen" / f"{op.onnx_node.name}.v").read_text()
+    assert exp <= cycles_of(build) <= exp + 20 + 12, f"{cycles_of(build)} cycles for {exp} steps"
+
+
+def test_int_block_ram_bias_stalls(tmp_path):
+    run_case(tmp_path, mw=8, mh=6, pe=2, simd=4, vecs=[2], stall=0.3, seed=7,
+             bias=np.array([-500, 3, 0, 511, -1, 77]), ram_style="block")

@@ -17,6 +17,7 @@ from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from hw.ops.base import BirealRTLBackend, hex_lines
+from hw import memory as M
 from hw.ops.xnor_mvau import MVAUCoreMixin, check_folding, weight_words
 
 
@@ -99,7 +100,7 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             "OUT_W": self.get_outstream_width_padded(0),
             "WEIGHT_FILE": f"{self.onnx_node.name}_weights.mem",
             "BIAS_FILE": f"{self.onnx_node.name}_bias.mem" if self.bias() is not None else "",
-            "RAM_STYLE": self.get_nodeattr("ram_style"),
+            "RAM_STYLE": self.weight_memory().ram_style,
         }
 
     def mem_files(self, model) -> dict[str, str]:
@@ -137,20 +138,41 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         return files
 
     # -- estimates ---------------------------------------------------------------------------
+    def extra_memories(self, fpgapart=None) -> list[M.MemMap]:
+        """The bias ROM (NF words of PE*OB bits, asynchronous read: LUT ROM)."""
+        if self.bias() is None:
+            return []
+        sf, nf = check_folding(self)
+        return [M.lut_map(nf, self.get_nodeattr("PE") * self.get_output_datatype().bitwidth())]
+
     def tree_width(self) -> int:
         """Adder tree node width SW = IN_BITS + 1 + W_BITS + clog2(SIMD)."""
         simd = self.get_nodeattr("SIMD")
         return (self.get_input_datatype(0).bitwidth() + 1 + self.get_input_datatype(1).bitwidth()
                 + (simd - 1).bit_length())
 
+    def datapath_luts(self) -> int:
+        """LUTs of the products' adder trees and accumulators, per PE lane: level l >= 1 adds
+        pairs of (PW+l-1)-bit sums (PW = IN_BITS+1+W_BITS), PW+l LUTs each (carry chain);
+        the accumulator OB LUTs (none when SF = 1 and there is no bias: acc = psum). The
+        products are DSP48s with their registers (AREG/BREG, MREG, PREG): no LUTs."""
+        pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
+        sf, _ = check_folding(self)
+        pw = self.get_input_datatype(0).bitwidth() + 1 + self.get_input_datatype(1).bitwidth()
+        n, lvl, tree = simd, 1, 0
+        while n > 1:
+            tree += (n // 2) * (pw + lvl)
+            n, lvl = -(-n // 2), lvl + 1
+        acc = self.get_output_datatype().bitwidth() if (sf > 1 or self.bias() is not None) else 0
+        return pe * (tree + acc)
+
     def lut_estimation(self, fpgapart):
-        """LUTs ~ PE*(SIMD-1)*SW (adder tree, SW = IN_BITS+1+W_BITS+clog2 SIMD)
-        + PE*OB (accumulators) + PE*OB (output FIFO, LUTRAM) + SIMD*IN_BITS (replay buffer)
-        + LUTRAM weights."""
+        """datapath_luts + ctrl_luts (replay buffer, output FIFO, counters) + memory_luts
+        (weight LUT ROM or block RAM read muxes, bias ROM; hw.memory)."""
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
         ob, ib = self.get_output_datatype().bitwidth(), self.get_input_datatype(0).bitwidth()
-        return int(pe * (simd - 1) * self.tree_width() + 2 * pe * ob + simd * ib
-                   + self.distributed_mem_luts())
+        return int(self.datapath_luts() + self.ctrl_luts(simd * ib, pe * ob)
+                   + self.memory_luts(fpgapart))
 
     def dsp_estimation(self, fpgapart):
         """One DSP48 per product: PE*SIMD."""

@@ -5,18 +5,19 @@
 Weights (and thresholds) live in on-chip memory inside the core ($readmemh files written by
 generate_hdl); there is no weight stream whatever `mem_mode` says. Shapes, stream widths,
 folding, `get_exp_cycles` = NF*SF*vectors and the numpy golden model come from FINN's MVAU.
-The helpers here (folding checks, word packing, BRAM rule) are shared with int_mvau.py.
+The helpers here (folding checks, word packing, the weight memory through hw.memory) are
+shared with int_mvau.py.
 """
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
-from hw.ops.base import BirealRTLBackend, hex_lines
+from hw import memory as M
+from hw.ops.base import RTL_DIR, BirealRTLBackend, hex_lines
 
 
 # -- shared helpers (also used by int_mvau.py) ---------------------------------------------
@@ -51,40 +52,16 @@ def weight_words(w: np.ndarray, pe: int, simd: int, bits: int) -> list[int]:
     return pack_rows(a, bits)
 
 
-def bram18(depth: int, width: int) -> int:
-    """RAMB18 count of a depth x width memory, FINN MVAU.bram_estimation's packing rule
-    (SDP RAMB18: 16K x1, 8K x2, 4K x4, 2K x9, 1K x18, 512 x36)."""
-    if width == 1:
-        return math.ceil(depth / 16384)
-    if width == 2:
-        return math.ceil(depth / 8192)
-    if width <= 4:
-        return math.ceil(depth / 4096) * math.ceil(width / 4)
-    if width <= 9:
-        return math.ceil(depth / 2048) * math.ceil(width / 9)
-    if width <= 18 or depth > 512:
-        return math.ceil(depth / 1024) * math.ceil(width / 18)
-    return math.ceil(depth / 512) * math.ceil(width / 36)
-
-
-def memory_kind(style: str, depth: int) -> str:
-    """Where a weight memory goes: 'block', 'distributed' or 'ultra'. ram_style 'auto' is
-    taken as LUTRAM for depth <= 32 (one RAM32M deep) and block RAM above."""
-    if style == "auto":
-        return "distributed" if depth <= 32 else "block"
-    return style
-
-
 class MVAUCoreMixin:
     """What XnorMVAU_rtl and IntMVAU_rtl share: no weight stream, the project's RTL backend
     methods (not MVAU's HLS/finn-rtllib ones), weight memory estimates."""
 
     # MVAU comes first in the MRO (for shapes etc.); route the backend methods explicitly
     execute_node = BirealRTLBackend.execute_node
-    generate_hdl = BirealRTLBackend.generate_hdl
-    get_rtl_file_list = BirealRTLBackend.get_rtl_file_list
     code_generation_ipi = BirealRTLBackend.code_generation_ipi
     code_generation_ipgen = BirealRTLBackend.code_generation_ipgen
+    CTRL_SV = "mvau_ctrl.sv"                 # bireal_mvau_ctrl, shared by both cores
+    DEFAULT_PART = "xc7z020clg400-1"         # memory mapping when no part is known (PYNQ-Z2)
 
     def golden_execute(self, context, graph):
         """FINN's numpy model (MVAU.execute_node ignores exec_mode)."""
@@ -106,32 +83,88 @@ class MVAUCoreMixin:
             "ap_none": [],
         }
 
+    def get_rtl_file_list(self, abspath: bool = False):
+        """The shared control (mvau_ctrl.sv), the core and the wrapper."""
+        ctrl = RTL_DIR / self.CTRL_SV
+        return [str(ctrl) if abspath else ctrl.name] + BirealRTLBackend.get_rtl_file_list(
+            self, abspath)
+
+    def generate_hdl(self, model, fpgapart, clk):
+        """BirealRTLBackend.generate_hdl with the memories mapped for `fpgapart`."""
+        self._fpgapart = fpgapart
+        style = self.weight_memory(fpgapart).ram_style
+        if style == "ultra" and not M.is_versal(fpgapart):
+            raise ValueError(
+                f"{self.onnx_node.name}: ram_style='ultra' needs weights written at run time: "
+                f"URAM288 has no configuration-time initialisation on {fpgapart} and the core "
+                f"holds its weights as a ROM; use 'block' or 'distributed'")
+        BirealRTLBackend.generate_hdl(self, model, fpgapart, clk)
+
+    def _part(self, fpgapart=None) -> str:
+        return fpgapart or getattr(self, "_fpgapart", None) or self.DEFAULT_PART
+
     def weight_mem_shape(self) -> tuple[int, int]:
         """(depth, width) of the weight memory: (NF*SF, PE*SIMD*W_BITS)."""
         sf, nf = check_folding(self)
         wbits = self.get_input_datatype(1).bitwidth()
         return nf * sf, self.get_nodeattr("PE") * self.get_nodeattr("SIMD") * wbits
 
-    def bram_estimation(self, fpgapart):
-        """RAMB18s of the weight memory (bram18 rule) when it is block RAM, else 0."""
+    def weight_memory(self, fpgapart=None) -> M.MemMap:
+        """hw.memory mapping of the weight memory: ram_style as set (by SetWeightMemory or
+        the folding file), 'auto' = hw.memory.choose for the part."""
         depth, width = self.weight_mem_shape()
-        if memory_kind(self.get_nodeattr("ram_style"), depth) != "block":
-            return 0
-        return bram18(depth, width)
+        part = self._part(fpgapart)
+        style = self.get_nodeattr("ram_style")
+        if style == "auto":
+            return M.choose(depth, width, part)
+        return M.map_style(depth, width, style, M.family(part))
+
+    def extra_memories(self, fpgapart=None) -> list[M.MemMap]:
+        """Other ROMs of the core (thresholds, bias): mapped by hw.memory."""
+        return []
+
+    def memories(self, fpgapart=None) -> list[M.MemMap]:
+        return [self.weight_memory(fpgapart)] + self.extra_memories(fpgapart)
+
+    def bram_estimation(self, fpgapart):
+        """BRAM18 units of the core's memories (hw.memory mapping)."""
+        return sum(m.bram18 for m in self.memories(fpgapart))
 
     def uram_estimation(self, fpgapart):
-        """URAMs (4K x 72) of the weight memory for ram_style='ultra', else 0."""
-        depth, width = self.weight_mem_shape()
-        if self.get_nodeattr("ram_style") != "ultra":
-            return 0
-        return math.ceil(width / 72) * math.ceil(depth / 4096)
+        """URAM288s of the core's memories (hw.memory mapping)."""
+        return sum(m.uram for m in self.memories(fpgapart))
 
-    def distributed_mem_luts(self) -> int:
-        """LUTRAM for a distributed weight memory: width * ceil(depth/64) LUTs (RAM64X1)."""
-        depth, width = self.weight_mem_shape()
-        if memory_kind(self.get_nodeattr("ram_style"), depth) != "distributed":
-            return 0
-        return width * math.ceil(depth / 64)
+    def memory_luts(self, fpgapart=None) -> int:
+        """LUTs of the core's memories: LUT ROMs and block RAM read muxes (hw.memory)."""
+        return sum(m.lut for m in self.memories(fpgapart))
+
+    def ctrl_luts(self, x_bits: int, res_bits: int) -> int:
+        """LUTs of bireal_mvau_ctrl: replay buffer (SF words of x_bits, LUTRAM, and the
+        stream/replay 2:1 mux), output FIFO (DEPTH <= 32 words of res_bits, LUTRAM RAM32M:
+        4 LUTs per 6 bits) and the counters."""
+        sf, nf = check_folding(self)
+        ibuf = (lutram_luts(sf, x_bits) + x_bits) if nf > 1 else 0
+        return int(ibuf + lutram_luts(32, res_bits) + CTRL_LUTS)
+
+
+def lutram_luts(depth: int, width: int) -> int:
+    """LUTs of a simple dual-port LUTRAM (one write, one asynchronous read port), as Yosys and
+    Vivado map it on 7-series / UltraScale+: RAM32M (32 x 6 bits, 4 LUTs) up to 32 words,
+    RAM64M (64 x 3, 4 LUTs) up to 64, then RAM128X1D (2 x 2 LUTs per bit) / RAM256X1D (per bit
+    8 LUTs) and a LUT mux for deeper ones. 0 for depth <= 1 (a register)."""
+    if depth <= 1 or width <= 0:
+        return 0
+    if depth <= 32:
+        return 4 * -(-width // 6)
+    if depth <= 64:
+        return 4 * -(-width // 3)
+    if depth <= 128:
+        return 4 * width
+    n = -(-depth // 256)
+    return width * (8 * n + M.mux_luts(n))
+
+
+CTRL_LUTS = 40          # bireal_mvau_ctrl counters, credit compare, FIFO pointers (measured)
 
 
 class XnorMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
@@ -193,8 +226,8 @@ class XnorMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             "OUT_W": self.get_outstream_width_padded(0),
             "WEIGHT_FILE": f"{name}_weights.mem",
             "THRESH_FILE": f"{name}_thresholds.mem" if act else "",
-            "RAM_STYLE": self.get_nodeattr("ram_style"),
-            "THR_RAM_STYLE": self.get_nodeattr("ram_style_thresholds"),
+            "RAM_STYLE": self.weight_memory().ram_style,
+            "THR_RAM_STYLE": self.threshold_memory().ram_style if act else "distributed",
         }
 
     def mem_files(self, model) -> dict[str, str]:
@@ -225,18 +258,45 @@ class XnorMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         return files
 
     # -- estimates ---------------------------------------------------------------------------
-    # XNOR + popcount tree; Yosys synth_xilinx of PE=16, SIMD=64, MW=576: 1832 LUTs in total
-    LUT_PER_LANE = 1.45
+    def threshold_memory(self, fpgapart=None) -> M.MemMap:
+        """hw.memory mapping of the threshold ROM (NF words of PE*TW bits)."""
+        sf, nf = check_folding(self)
+        tw = (self.get_nodeattr("MW") + 1).bit_length()
+        width = self.get_nodeattr("PE") * tw
+        style = self.get_nodeattr("ram_style_thresholds")
+        part = self._part(fpgapart)
+        if style == "auto":
+            return M.choose(nf, width, part)
+        return M.map_style(nf, width, style, M.family(part))
+
+    def extra_memories(self, fpgapart=None) -> list[M.MemMap]:
+        return [self.threshold_memory(fpgapart)] if self.get_nodeattr("noActivation") == 0 else []
+
+    def datapath_luts(self) -> int:
+        """LUTs of the XNOR-popcount datapath, per PE lane:
+          leaves   2 per 3-lane group (bireal_xnor_popcount3, kept as its own module)
+          tree     level l >= 1 adds pairs of (l+1)-bit sums: l+2 LUTs per adder (carry chain
+                   plus the carry-out bit)
+          acc      ACC_W LUTs (adder with the first-step clear), none when SF = 1
+          output   thresholds: a TW-bit comparator, TW LUTs"""
+        pe, simd, mw = (self.get_nodeattr(k) for k in ("PE", "SIMD", "MW"))
+        sf, _ = check_folding(self)
+        n = -(-simd // 3)
+        leaves = 2 * n
+        tree, lvl = 0, 1
+        while n > 1:
+            tree += (n // 2) * (lvl + 2)
+            n, lvl = -(-n // 2), lvl + 1
+        acc = mw.bit_length() if sf > 1 else 0
+        thr = (mw + 1).bit_length() if self.get_nodeattr("noActivation") == 0 else 0
+        return pe * (leaves + tree + acc + thr)
 
     def lut_estimation(self, fpgapart):
-        """LUTs ~ 1.45*PE*SIMD (XNOR+popcount tree) + PE*ACC_W (accumulators)
-        + PE*OB (output FIFO, LUTRAM) + SIMD (input replay buffer/mux) + LUTRAM weights."""
-        pe, simd, mw = (self.get_nodeattr(k) for k in ("PE", "SIMD", "MW"))
-        acc_w = mw.bit_length()
-        tw = (mw + 1).bit_length() if self.get_nodeattr("noActivation") == 0 else 0
-        lanes = math.ceil(self.LUT_PER_LANE * pe * simd)
-        return int(lanes + pe * (acc_w + tw) + pe * self.out_bits() + simd
-                   + self.distributed_mem_luts())
+        """datapath_luts + ctrl_luts (replay buffer, output FIFO, counters) + memory_luts
+        (LUT ROMs of weights / thresholds, block RAM read muxes; hw.memory)."""
+        pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
+        return int(self.datapath_luts() + self.ctrl_luts(simd, pe * self.out_bits())
+                   + self.memory_luts(fpgapart))
 
     def dsp_estimation(self, fpgapart):
         """No multipliers: 0."""

@@ -10,8 +10,10 @@
 // input words replayed from a buffer for nf>0, credit-based output FIFO.
 // Weight memory: NF*SF words of PE*SIMD*W_BITS bits, word nf*SF+sf, element p*SIMD+s (at bits
 // (p*SIMD+s)*W_BITS) = W[sf*SIMD+s][nf*PE+p].
-// Datapath: issue -> x/w registers -> PE*SIMD products `*` (registered; DSP candidates) ->
-// adder tree per PE (a register every second level) -> accumulator (mod 2^OB) -> FIFO.
+// Datapath: issue (bireal_mvau_ctrl, mvau_ctrl.sv) -> x / weight read registers -> block RAM
+// output register (RAM_STYLE block/ultra: DOA_REG) -> PE*SIMD products, each a DSP48 with input
+// (AREG/BREG), product (MREG) and output (PREG) registers -> adder tree per PE (a register every
+// second level) -> accumulator (mod 2^OB) -> output FIFO (in bireal_mvau_ctrl).
 module bireal_int_mvau #(
   parameter int MW = 16,
   parameter int MH = 4,
@@ -40,8 +42,6 @@ module bireal_int_mvau #(
   localparam int NF = MH / PE;
   localparam int WD = NF * SF;                       // weight memory depth
   localparam int AW = (WD > 1) ? $clog2(WD) : 1;
-  localparam int XQ_W = XB;
-  localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int XB = IN_BITS * SIMD;                // used input bits per word
   localparam int PW = IN_BITS + 1 + W_BITS;          // product width (signed)
@@ -49,65 +49,32 @@ module bireal_int_mvau #(
   localparam int SW = PW + NL;                       // width of tree nodes (exact sums)
   localparam int ACC_W = OB;
   localparam int TREE_LAT = (NL + 1) / 2 + 1;        // registered tree levels (see below)
-  localparam int LAT = TREE_LAT + 3;                 // issue -> FIFO write (cycles)
-  localparam int DEPTH = LAT + 2;                    // output FIFO / credit
-  localparam int CW = $clog2(DEPTH + 1);
-  localparam int QW = (DEPTH > 1) ? $clog2(DEPTH) : 1;
+  // block RAM / URAM: the primitive's output register (DOA_REG / OREG) is one more stage
+  localparam int W_OREG = (RAM_STYLE == "distributed") ? 0 : 1;
+  // stage A .. psum: A, [B], multiplier input registers (DSP A/B), M, P, tree levels >= 1
+  localparam int PIPE = 1 + W_OREG + 2 + TREE_LAT;
 
+  // ---------------- issue, replay, flags, output FIFO (mvau_ctrl.sv) --------------------
+  wire [AW-1:0] wa;
+  wire [XB-1:0] x_a;                                 // stage A input word
+  wire vS, firstS, lastS;
+  wire [NFW-1:0] nfS;
+  wire [PE*OB-1:0] res_out;
+  reg res_v;
+  bireal_mvau_ctrl #(.SF(SF), .NF(NF), .XB(XB), .IN_W(IN_W), .RW(PE*OB), .OUT_W(OUT_W),
+                     .PIPE(PIPE), .AW(AW), .NFW(NFW)) ctrl (
+    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+    .in0_V_TDATA(in0_V_TDATA), .in0_V_TVALID(in0_V_TVALID), .in0_V_TREADY(in0_V_TREADY),
+    .out0_V_TDATA(out0_V_TDATA), .out0_V_TVALID(out0_V_TVALID), .out0_V_TREADY(out0_V_TREADY),
+    .wa(wa), .x_q(x_a), .vS(vS), .firstS(firstS), .lastS(lastS), .nfS(nfS),
+    .res_v(res_v), .res(res_out));
   wire rst = !ap_rst_n;
 
-  // ---------------- issue control -------------------------------------------------------
-  reg [SFW-1:0] sf;
-  reg [NFW-1:0] nf;
-  reg [AW-1:0]  wa;                                  // = nf*SF + sf
-  reg [CW-1:0]  pending;                             // output words issued, not yet taken
-  wire last_step = (sf == SF - 1);
-  wire credit = (pending < DEPTH);
-  wire need_in = (nf == 0);
-  wire step_ok = !last_step || credit;
-  assign in0_V_TREADY = need_in && step_ok;
-  wire fire = step_ok && (!need_in || in0_V_TVALID);
-  wire out_hs = out0_V_TVALID && out0_V_TREADY;
-
-  always @(posedge ap_clk) begin
-    if (rst) begin
-      sf <= 0; nf <= 0; wa <= 0;
-    end else if (fire) begin
-      if (last_step) begin
-        sf <= 0;
-        if (nf == NF - 1) begin nf <= 0; wa <= 0; end
-        else begin nf <= nf + 1'b1; wa <= wa + 1'b1; end
-      end else begin
-        sf <= sf + 1'b1; wa <= wa + 1'b1;
-      end
-    end
-  end
-
-  always @(posedge ap_clk) begin
-    if (rst) pending <= 0;
-    else pending <= pending + (fire && last_step) - out_hs;
-  end
-
-  // ---------------- input word: from the stream (nf=0) or replayed (nf>0) ---------------
-  wire [XB-1:0] x_in = in0_V_TDATA[XB-1:0];
-  wire [XB-1:0] x_sel;
-  generate
-    if (NF > 1) begin : g_buf
-      reg [XB-1:0] ibuf [0:SF-1];
-      always @(posedge ap_clk) if (fire && need_in) ibuf[sf] <= x_in;
-      assign x_sel = need_in ? x_in : ibuf[sf];
-    end else begin : g_nobuf
-      assign x_sel = x_in;
-    end
-  endgenerate
-
-  // ---------------- stage A: x / weight registers ----------------------------------------
+  // ---------------- stage A: weight memory read register (+ output register) -------------
   // weight ROM, read every cycle at wa (the data belongs to the step issued at this edge).
   // Yosys cannot put a ROM into LUTRAM (ram_style "distributed" is a mapping error there),
   // so under Yosys a distributed ROM is plain LUT logic ("logic"), which it is in Vivado too.
   reg [PE*SIMD*W_BITS-1:0] w_q;
-  reg [XQ_W-1:0] x_q;
-  always @(posedge ap_clk) x_q <= x_sel;
   generate
     if (RAM_STYLE == "distributed") begin : g_wlut
 `ifdef YOSYS
@@ -128,14 +95,24 @@ module bireal_int_mvau #(
       always @(posedge ap_clk) w_q <= wmem[wa];
     end
   endgenerate
-
-  // control flags travel with the data: {valid, first, last, nf}
-  localparam int FW = 3 + NFW;
-  reg [(TREE_LAT+1)*FW-1:0] flags;                    // flags[0 +: FW] = stage A
-  always @(posedge ap_clk) begin
-    if (rst) flags <= 0;
-    else flags <= {flags[TREE_LAT*FW-1:0], fire, sf == 0, last_step, nf};
-  end
+  // stage B (block RAM / URAM only): the primitive's output register, x delayed alongside
+  wire [PE*SIMD*W_BITS-1:0] w_d;
+  wire [XB-1:0] x_q;
+  generate
+    if (W_OREG) begin : g_oreg
+      reg [PE*SIMD*W_BITS-1:0] w_o;
+      reg [XB-1:0] x_o;
+      always @(posedge ap_clk) begin
+        w_o <= w_q;
+        x_o <= x_a;
+      end
+      assign w_d = w_o;
+      assign x_q = x_o;
+    end else begin : g_noreg
+      assign w_d = w_q;
+      assign x_q = x_a;
+    end
+  endgenerate
 
   // ---------------- products and adder trees, one per PE lane ---------------------------
   // level 0: the SIMD products (registered); level l (1..NL) adds pairs of level l-1 nodes;
@@ -146,12 +123,21 @@ module bireal_int_mvau #(
     for (p = 0; p < PE; p = p + 1) begin : g_pe
       wire [(NL+1)*SIMD*SW-1:0] t;                   // node j of level l at (l*SIMD+j)*SW
       for (j = 0; j < SIMD; j = j + 1) begin : g_mul
+        // one multiplier per product, registered as a DSP48 wants it: input registers
+        // (AREG/BREG), product register (MREG), output register (PREG)
         wire [IN_BITS-1:0] xr = x_q[j*IN_BITS +: IN_BITS];
         wire signed [IN_BITS:0] xs = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
-        wire signed [W_BITS-1:0] ws = w_q[(p*SIMD + j)*W_BITS +: W_BITS];
-        reg signed [PW-1:0] r;
-        always @(posedge ap_clk) r <= xs * ws;
-        wire signed [SW-1:0] rx = r;                 // sign-extended
+        wire signed [W_BITS-1:0] ws = w_d[(p*SIMD + j)*W_BITS +: W_BITS];
+        reg signed [IN_BITS:0] ma;
+        reg signed [W_BITS-1:0] mb;
+        reg signed [PW-1:0] mm, mp;
+        always @(posedge ap_clk) begin
+          ma <= xs;
+          mb <= ws;
+          mm <= ma * mb;
+          mp <= mm;
+        end
+        wire signed [SW-1:0] rx = mp;                // sign-extended
         assign t[j*SW +: SW] = rx;
       end
       for (l = 1; l <= NL; l = l + 1) begin : g_lvl
@@ -176,9 +162,6 @@ module bireal_int_mvau #(
   endgenerate
 
   // ---------------- accumulate over the SF fold steps (mod 2^ACC_W) --------------------
-  wire [FW-1:0] fS = flags[TREE_LAT*FW +: FW];
-  wire vS = fS[FW-1], firstS = fS[FW-2], lastS = fS[FW-3];
-  wire [NFW-1:0] nfS = fS[NFW-1:0];
   // accumulator start value: the channel's bias (FC layer) or 0
   wire [PE*ACC_W-1:0] acc0;
   generate
@@ -200,28 +183,11 @@ module bireal_int_mvau #(
     end
   endgenerate
   reg [PE*ACC_W-1:0] res;
-  reg                res_v;
   always @(posedge ap_clk) begin
     if (vS) acc <= acc_next;
     res <= acc_next;
     res_v <= !rst && vS && lastS;
   end
-  wire [PE*OB-1:0] res_out = res;
+  assign res_out = res;
 
-  // ---------------- output FIFO (DEPTH words; credit guarantees no overflow) ------------
-  reg [PE*OB-1:0] fifo [0:DEPTH-1];
-  reg [QW-1:0] wp, rp;
-  reg [CW-1:0] cnt;
-  always @(posedge ap_clk) begin
-    if (res_v) fifo[wp] <= res_out;
-    if (rst) begin
-      wp <= 0; rp <= 0; cnt <= 0;
-    end else begin
-      if (res_v) wp <= (wp == DEPTH - 1) ? 0 : wp + 1'b1;
-      if (out_hs) rp <= (rp == DEPTH - 1) ? 0 : rp + 1'b1;
-      cnt <= cnt + res_v - out_hs;
-    end
-  end
-  assign out0_V_TVALID = (cnt != 0);
-  assign out0_V_TDATA = fifo[rp];                    // zero-extended to OUT_W
 endmodule

@@ -11,11 +11,10 @@
 // Weight memory: NF*SF words of PE*SIMD bits, word nf*SF+sf, bit p*SIMD+s = W[sf*SIMD+s][nf*PE+p].
 // Threshold memory (NO_ACT=0): NF words of PE*TW bits, lane p = T[nf*PE+p] clipped to 0..MW+1.
 //
-// Datapath (free running, no clock enables): issue -> x/w registers -> XNOR + 3-lane count in
-// LUT6s -> binary adder tree (a register every second level) -> accumulator -> output FIFO.
-// Flow control is credit based: a fold step that completes an output word is only issued
-// while fewer than DEPTH output words are in flight or waiting, so the FIFO never overflows
-// and TREADY of the input never depends on TREADY of the output combinationally.
+// Datapath (free running, no clock enables): issue -> x/w registers -> block RAM output
+// register (RAM_STYLE block/ultra: DOA_REG) -> XNOR + 3-lane count in LUT6s -> binary adder
+// tree (a register every second level) -> accumulator -> output FIFO. Issue order, input
+// replay, the flags and the credit-based output FIFO are bireal_mvau_ctrl (mvau_ctrl.sv).
 module bireal_xnor_mvau #(
   parameter int MW = 64,
   parameter int MH = 16,
@@ -43,8 +42,6 @@ module bireal_xnor_mvau #(
   localparam int NF = MH / PE;
   localparam int WD = NF * SF;                       // weight memory depth
   localparam int AW = (WD > 1) ? $clog2(WD) : 1;
-  localparam int XQ_W = SIMD;
-  localparam int SFW = (SF > 1) ? $clog2(SF) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int ACC_W = $clog2(MW + 1);             // accumulator 0..MW
   localparam int TW = $clog2(MW + 2);                // threshold 0..MW+1
@@ -52,65 +49,31 @@ module bireal_xnor_mvau #(
   localparam int NL = $clog2(N1);                    // adder tree levels above the leaves
   localparam int SW = $clog2(SIMD + 1);              // width of tree nodes
   localparam int TREE_LAT = (NL + 1) / 2 + 1;        // registered tree levels (see below)
-  localparam int LAT = TREE_LAT + 3;                 // issue -> FIFO write (cycles)
-  localparam int DEPTH = LAT + 2;                    // output FIFO / credit
-  localparam int CW = $clog2(DEPTH + 1);
-  localparam int PW = (DEPTH > 1) ? $clog2(DEPTH) : 1;
+  // block RAM / URAM: the primitive's output register (DOA_REG / OREG) is one more stage
+  localparam int W_OREG = (RAM_STYLE == "distributed") ? 0 : 1;
+  localparam int PIPE = 1 + W_OREG + TREE_LAT;       // stage A .. psum (bireal_mvau_ctrl)
 
+  // ---------------- issue, replay, flags, output FIFO (mvau_ctrl.sv) --------------------
+  wire [AW-1:0] wa;
+  wire [SIMD-1:0] x_a;                               // stage A input word
+  wire vS, firstS, lastS;
+  wire [NFW-1:0] nfS;
+  wire [PE*OB-1:0] res_out;
+  reg res_v;
+  bireal_mvau_ctrl #(.SF(SF), .NF(NF), .XB(SIMD), .IN_W(IN_W), .RW(PE*OB), .OUT_W(OUT_W),
+                     .PIPE(PIPE), .AW(AW), .NFW(NFW)) ctrl (
+    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+    .in0_V_TDATA(in0_V_TDATA), .in0_V_TVALID(in0_V_TVALID), .in0_V_TREADY(in0_V_TREADY),
+    .out0_V_TDATA(out0_V_TDATA), .out0_V_TVALID(out0_V_TVALID), .out0_V_TREADY(out0_V_TREADY),
+    .wa(wa), .x_q(x_a), .vS(vS), .firstS(firstS), .lastS(lastS), .nfS(nfS),
+    .res_v(res_v), .res(res_out));
   wire rst = !ap_rst_n;
 
-  // ---------------- issue control -------------------------------------------------------
-  reg [SFW-1:0] sf;
-  reg [NFW-1:0] nf;
-  reg [AW-1:0]  wa;                                  // = nf*SF + sf
-  reg [CW-1:0]  pending;                             // output words issued, not yet taken
-  wire last_step = (sf == SF - 1);
-  wire credit = (pending < DEPTH);
-  wire need_in = (nf == 0);
-  wire step_ok = !last_step || credit;
-  assign in0_V_TREADY = need_in && step_ok;
-  wire fire = step_ok && (!need_in || in0_V_TVALID);
-  wire out_hs = out0_V_TVALID && out0_V_TREADY;
-
-  always @(posedge ap_clk) begin
-    if (rst) begin
-      sf <= 0; nf <= 0; wa <= 0;
-    end else if (fire) begin
-      if (last_step) begin
-        sf <= 0;
-        if (nf == NF - 1) begin nf <= 0; wa <= 0; end
-        else begin nf <= nf + 1'b1; wa <= wa + 1'b1; end
-      end else begin
-        sf <= sf + 1'b1; wa <= wa + 1'b1;
-      end
-    end
-  end
-
-  always @(posedge ap_clk) begin
-    if (rst) pending <= 0;
-    else pending <= pending + (fire && last_step) - out_hs;
-  end
-
-  // ---------------- input word: from the stream (nf=0) or replayed (nf>0) ---------------
-  wire [SIMD-1:0] x_in = in0_V_TDATA[SIMD-1:0];
-  wire [SIMD-1:0] x_sel;
-  generate
-    if (NF > 1) begin : g_buf
-      reg [SIMD-1:0] ibuf [0:SF-1];
-      always @(posedge ap_clk) if (fire && need_in) ibuf[sf] <= x_in;
-      assign x_sel = need_in ? x_in : ibuf[sf];
-    end else begin : g_nobuf
-      assign x_sel = x_in;
-    end
-  endgenerate
-
-  // ---------------- stage A: x / weight registers ----------------------------------------
+  // ---------------- stage A: weight memory read register (+ output register) -------------
   // weight ROM, read every cycle at wa (the data belongs to the step issued at this edge).
   // Yosys cannot put a ROM into LUTRAM (ram_style "distributed" is a mapping error there),
   // so under Yosys a distributed ROM is plain LUT logic ("logic"), which it is in Vivado too.
   reg [PE*SIMD-1:0] w_q;
-  reg [XQ_W-1:0] x_q;
-  always @(posedge ap_clk) x_q <= x_sel;
   generate
     if (RAM_STYLE == "distributed") begin : g_wlut
 `ifdef YOSYS
@@ -131,14 +94,24 @@ module bireal_xnor_mvau #(
       always @(posedge ap_clk) w_q <= wmem[wa];
     end
   endgenerate
-
-  // control flags travel with the data: {valid, first, last, nf}
-  localparam int FW = 3 + NFW;
-  reg [(TREE_LAT+1)*FW-1:0] flags;                    // flags[0 +: FW] = stage A
-  always @(posedge ap_clk) begin
-    if (rst) flags <= 0;
-    else flags <= {flags[TREE_LAT*FW-1:0], fire, sf == 0, last_step, nf};
-  end
+  // stage B (block RAM / URAM only): the primitive's output register, x delayed alongside
+  wire [PE*SIMD-1:0] w_d;
+  wire [SIMD-1:0] x_q;
+  generate
+    if (W_OREG) begin : g_oreg
+      reg [PE*SIMD-1:0] w_o;
+      reg [SIMD-1:0] x_o;
+      always @(posedge ap_clk) begin
+        w_o <= w_q;
+        x_o <= x_a;
+      end
+      assign w_d = w_o;
+      assign x_q = x_o;
+    end else begin : g_noreg
+      assign w_d = w_q;
+      assign x_q = x_a;
+    end
+  endgenerate
 
   // ---------------- XNOR popcount trees, one per PE lane ---------------------------------
   // leaves (level 0): 3 lanes -> 2-bit count (6 inputs per output bit: one LUT6 each);
@@ -154,7 +127,7 @@ module bireal_xnor_mvau #(
         for (k = 0; k < 3; k = k + 1) begin : g_m
           if (3 * j + k < SIMD) begin : g_in
             assign xs[k] = x_q[3*j+k];
-            assign ws[k] = w_q[p*SIMD + 3*j + k];
+            assign ws[k] = w_d[p*SIMD + 3*j + k];
           end else begin : g_pad                     // x=0, w=1: XNOR = 0, adds nothing
             assign xs[k] = 1'b0;
             assign ws[k] = 1'b1;
@@ -188,9 +161,6 @@ module bireal_xnor_mvau #(
   endgenerate
 
   // ---------------- accumulate over the SF fold steps ------------------------------------
-  wire [FW-1:0] fS = flags[TREE_LAT*FW +: FW];
-  wire vS = fS[FW-1], firstS = fS[FW-2], lastS = fS[FW-3];
-  wire [NFW-1:0] nfS = fS[NFW-1:0];
   reg  [PE*ACC_W-1:0] acc;
   wire [PE*ACC_W-1:0] acc_next;
   generate
@@ -200,7 +170,6 @@ module bireal_xnor_mvau #(
     end
   endgenerate
   reg [PE*ACC_W-1:0] res;
-  reg                res_v;
   always @(posedge ap_clk) begin
     if (vS) acc <= acc_next;
     res <= acc_next;
@@ -208,7 +177,6 @@ module bireal_xnor_mvau #(
   end
 
   // ---------------- output: accumulator or threshold bit ---------------------------------
-  wire [PE*OB-1:0] res_out;
   generate
     if (NO_ACT != 0) begin : g_noact
       for (p = 0; p < PE; p = p + 1) begin : g_o
@@ -240,22 +208,6 @@ module bireal_xnor_mvau #(
     end
   endgenerate
 
-  // ---------------- output FIFO (DEPTH words; credit guarantees no overflow) ------------
-  reg [PE*OB-1:0] fifo [0:DEPTH-1];
-  reg [PW-1:0] wp, rp;
-  reg [CW-1:0] cnt;
-  always @(posedge ap_clk) begin
-    if (res_v) fifo[wp] <= res_out;
-    if (rst) begin
-      wp <= 0; rp <= 0; cnt <= 0;
-    end else begin
-      if (res_v) wp <= (wp == DEPTH - 1) ? 0 : wp + 1'b1;
-      if (out_hs) rp <= (rp == DEPTH - 1) ? 0 : rp + 1'b1;
-      cnt <= cnt + res_v - out_hs;
-    end
-  end
-  assign out0_V_TVALID = (cnt != 0);
-  assign out0_V_TDATA = fifo[rp];                    // zero-extended to OUT_W
 endmodule
 
 // popcount(XNOR(x, w)) of 3 lanes: 2 outputs of 6 inputs each = two LUT6. A module of its own

@@ -1,0 +1,132 @@
+"""hw.memory: weight memories mapped to primitives (hand-computed Vivado mappings), the cost
+rule, the design-level assignment, and SetWeightMemory on MVAU nodes."""
+import numpy as np
+import pytest
+from onnx import TensorProto, helper
+from qonnx.core.datatype import DataType
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.custom_op.registry import getCustomOp
+
+import hw.ops  # noqa: F401 - registers the hw.ops domain
+from hw import memory as M
+
+Z2, ZU = "xc7z020clg400-1", "xczu7ev-ffvc1156-2-e"
+
+
+def test_family():
+    assert M.family(Z2) == "xc7" and M.family(ZU) == "xcup"
+    assert M.family("xcvu9p-flga2104-2-i") == "xcup" and not M.is_versal("xcvu9p")
+    assert M.is_versal("xcvc1902-vsva2197-2MP-e-S")
+    with pytest.raises(ValueError, match="no memory model for FPGA part 'ep4ce22'"):
+        M.family("ep4ce22")
+
+
+@pytest.mark.parametrize("depth,width,units,prim,rows,cols", [
+    (512, 36, 1, "RAMB18 512x36", 1, 1),      # one SDP RAMB18
+    (1024, 18, 1, "RAMB18 1Kx18", 1, 1),
+    (2048, 9, 1, "RAMB18 2Kx9", 1, 1),
+    (16384, 1, 1, "RAMB18 16Kx1", 1, 1),
+    (48, 432, 12, "RAMB36 512x72", 1, 6),     # 432/72 = 6 RAMB36 = 12 units
+    (192, 216, 6, "RAMB36 512x72", 1, 3),
+    (960, 8, 1, "RAMB18 2Kx9", 1, 1),          # 8 bits fit the x9 aspect
+    (4096, 9, 2, "RAMB36 4Kx9", 1, 1),         # one RAMB36, not two RAMB18 + a mux
+    (32768, 1, 2, "RAMB36 32Kx1", 1, 1),
+    (1024, 36, 2, "RAMB36 1Kx36", 1, 1),
+    (576, 64, 4, "RAMB36 1Kx36", 1, 2),        # 4 units, no rows (512x36 would be 2 deep)
+    (3000, 5, 2, "RAMB36 4Kx9", 1, 1),         # = 2 x RAMB18 4Kx4, = 2Kx9 2 deep (a mux)
+])
+def test_bram_aspects(depth, width, units, prim, rows, cols):
+    m = M.bram_map(depth, width)
+    assert (m.bram18, m.primitive, m.rows, m.cols, m.kind) == (units, prim, rows, cols, "block")
+    assert m.lut == width * M.mux_luts(m.rows) and m.ram_style == "block"
+    assert m.bits_per_cycle >= width
+
+
+def test_bram_deep_needs_a_read_mux():
+    m = M.bram_map(40000, 1)                   # 32Kx1 x2 deep (or 16Kx1 x3): 4 units vs 3
+    assert (m.bram18, m.rows, m.primitive) == (3, 3, "RAMB18 16Kx1")
+    assert m.lut == 1                          # one 3:1 mux LUT for the bit
+
+
+@pytest.mark.parametrize("depth,per_bit", [(1, 0), (2, 1), (48, 1), (64, 1), (96, 2), (128, 2),
+                                           (192, 4), (256, 4), (512, 9), (960, 17)])
+def test_lut_rom(depth, per_bit):
+    assert M.lut_rom_luts_per_bit(depth) == per_bit
+    m = M.lut_map(depth, 100)
+    assert m.kind == ("logic" if depth <= 64 else "distributed") and m.ram_style == "distributed"
+    assert m.bits_per_cycle == 100
+    assert m.lut == min(100, 2 ** depth) * per_bit
+
+
+def test_lut_rom_shallow_columns_share():
+    assert M.lut_rom_luts(2, 64) == 4 and M.lut_rom_luts(4, 1000) == 16   # <= 2^D columns
+
+
+def test_uram():
+    m = M.uram_map(10000, 100)
+    assert (m.uram, m.rows, m.cols, m.bits_per_cycle, m.lut) == (6, 3, 2, 144, 0)
+    assert m.ram_style == "ultra"
+    # a ROM never maps to URAM (no initialisation); a writable memory may, on UltraScale+
+    assert [o.kind for o in M.options(8192, 72 * 8, "xcup")] == ["distributed", "block"]
+    assert [o.kind for o in M.options(8192, 72 * 8, "xcup", rom=False)][-1] == "ultra"
+    assert all(o.kind != "ultra" for o in M.options(8192, 576, "xc7", rom=False))
+    assert M.choose(65536, 576, ZU, rom=False).kind == "ultra"   # 128 URAM (of 96) vs 2,048 BRAM18
+
+
+def test_choose_each_kind():
+    """The cost rule: least share of the board (price = 1 / available)."""
+    assert M.choose(16, 64, Z2).kind == "logic"            # 64 LUTs vs 2 BRAM18
+    assert M.choose(128, 8, Z2).kind == "distributed"      # 16 LUTs vs 1 BRAM18
+    assert M.choose(1024, 36, Z2).kind == "block"          # 2 BRAM18 vs 36*17 LUTs
+    p = M.prices_for(Z2)
+    assert p["LUT"] == 1 / 53_200 and p["BRAM18"] == 1 / 280 and p["URAM"] == float("inf")
+    assert M.min_primitives(432) == {"BRAM18": 12, "URAM": 6, "LUT": 432}
+
+
+def test_assign_memories_relieves_the_scarce_resource():
+    shapes = [(192, 432)] * 4
+    cheapest = [M.choose(d, w, Z2) for d, w in shapes]
+    assert [m.kind for m in cheapest] == ["distributed"] * 4     # 1,728 LUTs < 12 BRAM18
+    free = M.assign_memories(shapes, Z2)     # min-max: 4 x 1,728 LUT (13 %) -> some to BRAM
+    lut = sum(m.lut for m in free) / 53_200
+    bram = sum(m.bram18 for m in free) / 280
+    assert 0 < [m.kind for m in free].count("block") < 4 and max(lut, bram) < 4 * 1728 / 53_200
+    full = M.assign_memories(shapes, Z2, base={"LUT": 50_000, "BRAM18": 0, "URAM": 0})
+    assert [m.kind for m in full].count("block") >= 2     # LUTs scarce: move ROMs to BRAM
+    kept = M.assign_memories(shapes, Z2, base={"LUT": 50_000}, fixed=["distributed"] * 4)
+    assert [m.kind for m in kept] == ["distributed"] * 4  # the user's choice is kept
+
+
+def _mvau(name, mw, mh, pe, simd, style="auto"):
+    node = helper.make_node(
+        "XnorMVAU_rtl", ["inp", f"w_{name}"], [f"out_{name}"], name=name, domain="hw.ops",
+        backend="fpgadataflow", MW=mw, MH=mh, PE=pe, SIMD=simd, binaryXnorMode=1,
+        noActivation=1, numInputVectors=[1], inputDataType="BINARY", weightDataType="BINARY",
+        outputDataType="UINT16", mem_mode="internal_decoupled", ram_style=style)
+    return node
+
+
+def test_set_weight_memory_transformation():
+    nodes = [_mvau("a", 576, 64, 16, 64), _mvau("b", 576, 64, 16, 64, "distributed"),
+             _mvau("c", 432, 96, 6, 36)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("inp", TensorProto.FLOAT,
+                                                                     [1, 576])],
+                          [helper.make_tensor_value_info(f"out_{n.name}", TensorProto.FLOAT,
+                                                         [1, 64]) for n in nodes])
+    model = ModelWrapper(helper.make_model(g))
+    for n in nodes:
+        mw, mh = getCustomOp(n).get_nodeattr("MW"), getCustomOp(n).get_nodeattr("MH")
+        model.set_initializer(n.input[1], np.zeros((mw, mh), np.float32))
+        model.set_tensor_datatype(n.input[1], DataType["BINARY"])
+    t = M.SetWeightMemory(Z2)
+    model = model.transform(t)
+    styles = {n.name: getCustomOp(n).get_nodeattr("ram_style") for n in model.graph.node}
+    assert styles["b"] == "distributed" and t.chosen["b"]["fixed"]          # folding file's
+    assert styles["a"] in ("distributed", "block") and not t.chosen["a"]["fixed"]
+    assert t.chosen["c"]["depth"] == 192 and t.chosen["c"]["width"] == 216
+    op = getCustomOp(model.graph.node[0])
+    assert op.weight_memory().ram_style == styles["a"]
+    assert op.bram_estimation(Z2) == t.chosen["a"]["BRAM18"]
+    again = M.SetWeightMemory(Z2)
+    model.transform(again)                       # idempotent: its own choices are free again
+    assert again.chosen == t.chosen
