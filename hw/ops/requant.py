@@ -21,7 +21,7 @@ from qonnx.core.datatype import DataType
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from finn.util.logging import log
 from hw.ops.base import BirealRTLBackend, hex_lines
-from hw.ops.xnor_mvau import bram18
+from hw.memory import bram18_count as bram18
 
 INT32 = (-(1 << 31), (1 << 31) - 1)
 
@@ -79,7 +79,7 @@ class AffineParams:
 
     def bram_estimation(self, fpgapart=None):
         """RAMB18s of the constant memory (depth C/PE, width PE*(A_BITS+B_BITS), FINN's MVAU
-        packing rule hw.ops.xnor_mvau.bram18) when it is block RAM, else 0."""
+        packing, hw.memory.bram18_count) when it is block RAM, else 0."""
         if self._mem_style() != "block":
             return 0
         return bram18(self._folds(), self._mem_width())
