@@ -9,15 +9,19 @@
 // stall); out_valid/result are registers, stable while en = 0; the consumer takes them on
 // a cycle with en && out_valid. rst_n (synchronous, active low) clears the valids only.
 //   input register -> unpack, leading zeros of a subnormal operand -> CUTS[0] ->
-//   normalize it -> multiplier input register -> 24x24 product (DSP) -> product register
-//   -> CUTS[1] (second product register: DSP M + P registers) -> 1-bit normalize, exponent
-//   -> CUTS[2] -> shift right for a subnormal result (sticky) -> CUTS[3] -> round
-//   (fp32_pkg::fp32_round), special values -> output register
-// The product registers have no reset and share the clock enable, so Yosys packs them into
-// the DSP blocks (DSP48 A/B, M, P registers; ECP5 MULT18X18D is used as a combinational
-// multiplier between them).
+//   normalize it -> multiplier input register -> partial products (DSP) -> partial
+//   product register -> their sum -> CUTS[1] -> 1-bit normalize, exponent -> CUTS[2] ->
+//   shift right for a subnormal result (sticky) -> CUTS[3] -> round (fp32_pkg::fp32_round),
+//   special values -> output register
+// The 24x24 significand product is split so that every partial product is one DSP
+// multiply between two registers, with no adder behind it in the same cycle (an ECP5
+// MULT18X18D used combinationally takes ~4 ns; the partial-product adders go one stage
+// later): MULT18 = 0 (default) = 24x17 + 24x7, 2 DSP48E1/E2; MULT18 = 1: 18x18 +
+// 6x18 + 18x6 + 6x6, 4 ECP5 MULT18X18D. Both give the same result bit for bit. The
+// registers have no reset, so Yosys / Vivado may pack them into the DSP blocks.
 module fp32_mul #(
-  parameter logic [3:0] CUTS = 4'b1111
+  parameter logic [3:0] CUTS = 4'b1111,
+  parameter bit MULT18 = 1'b0  // 0: partial products for DSP48 (24x17 + 24x7); 1: for ECP5
 ) (
   input  logic        clk,
   input  logic        rst_n,
@@ -112,30 +116,61 @@ module fp32_mul #(
   } ex_t;
   typedef struct packed {
     spec_t       sp;
-    logic [47:0] p;
+    logic [47:0] pa;  // partial products, aligned to their weight: p = pa + pb + pc
+    logic [47:0] pb;
+    logic [47:0] pc;
     ex_t         hi;
     ex_t         lo;
   } st3_t;
-  function automatic ex_t exp_of(input logic signed [10:0] e);
-    logic signed [10:0] sh;
-    ex_t r;
-    sh = 11'sd1 - e;
-    r.exp = (e < 11'sd1) ? 10'd0 : e[9:0];
-    r.sh = (e >= 11'sd1) ? 5'd0 : (sh > 11'sd26) ? 5'd26 : sh[4:0];
+  // E = e0 + k (k = 1 for hi, 0 for lo); every comparison is on e0 against a constant, so
+  // the three adders (e0 + 1, -e0, 1 - e0) and the compares run side by side
+  /* verilator lint_off UNUSEDSIGNAL */  // e[10], sh[10:5]: the range checks are done by sub
+  function automatic ex_t exp_of(input logic signed [10:0] e, input logic signed [10:0] sh,
+                                 input logic sub, input logic all_sticky);
+    ex_t r;  // e = E, sh = 1 - E, sub = (E < 1), all_sticky = (1 - E > 26)
+    r.exp = sub ? 10'd0 : e[9:0];
+    r.sh = !sub ? 5'd0 : all_sticky ? 5'd26 : sh[4:0];
     exp_of = r;
   endfunction
-  st3_t d3_in, d3, d4;
-  logic v3, v4;
+  /* verilator lint_on UNUSEDSIGNAL */
+  st3_t d3_in, d3;
+  logic v3;
   always_comb begin
     d3_in.sp = d2.sp;
-    d3_in.p = d2.xs * d2.ys;
-    d3_in.hi = exp_of(d2.e0 + 11'sd1);
-    d3_in.lo = exp_of(d2.e0);
+    if (MULT18) begin
+      // 18 x 18 grid: {xh, xl} * {yh, yl} with 18-bit xl, yl; xh*yh and xl*yl do not overlap
+      d3_in.pa = {12'(d2.xs[23:18] * d2.ys[23:18]), 36'(d2.xs[17:0] * d2.ys[17:0])};
+      d3_in.pb = 48'(24'(d2.xs[23:18] * d2.ys[17:0])) << 18;
+      d3_in.pc = 48'(24'(d2.xs[17:0] * d2.ys[23:18])) << 18;
+    end else begin
+      // 24 x 17 and 24 x 7: one DSP48 (25 x 18 / 27 x 18 signed) each
+      d3_in.pa = 48'(41'(d2.xs * d2.ys[16:0]));
+      d3_in.pb = 48'(31'(d2.xs * d2.ys[23:17])) << 17;
+      d3_in.pc = 48'd0;
+    end
+    d3_in.hi = exp_of(d2.e0 + 11'sd1, -d2.e0, d2.e0 < 11'sd0, d2.e0 < -11'sd26);
+    d3_in.lo = exp_of(d2.e0, 11'sd1 - d2.e0, d2.e0 < 11'sd1, d2.e0 < -11'sd25);
   end
   fp32_stage #(.W($bits(d3_in))) s3 (.clk(clk), .rst_n(rst_n), .en(en), .in_valid(v2),
     .in_data(d3_in), .out_valid(v3), .out_data(d3));
-  fp32_stage #(.W($bits(d3_in)), .REG(CUTS[1])) s4 (.clk(clk), .rst_n(rst_n), .en(en),
-    .in_valid(v3), .in_data(d3), .out_valid(v4), .out_data(d4));
+
+  // ---- sum of the partial products
+  typedef struct packed {
+    spec_t       sp;
+    logic [47:0] p;
+    ex_t         hi;
+    ex_t         lo;
+  } st4_t;
+  st4_t d4_in, d4;
+  logic v4;
+  always_comb begin
+    d4_in.sp = d3.sp;
+    d4_in.p = d3.pa + d3.pb + d3.pc;
+    d4_in.hi = d3.hi;
+    d4_in.lo = d3.lo;
+  end
+  fp32_stage #(.W($bits(d4_in)), .REG(CUTS[1])) s4 (.clk(clk), .rst_n(rst_n), .en(en),
+    .in_valid(v3), .in_data(d4_in), .out_valid(v4), .out_data(d4));
 
   // ---- leading one to bit 47 (the product of normalized significands is in [2^46, 2^48));
   // keep hidden, 23 fraction bits, guard, sticky

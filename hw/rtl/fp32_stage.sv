@@ -23,6 +23,7 @@ module fp32_stage #(
         if (en) out_data <= in_data;
       end
     end else begin : g_wire
+      wire [2:0] unused_ctl = {clk, rst_n, en};
       assign out_valid = in_valid;
       assign out_data = in_data;
     end

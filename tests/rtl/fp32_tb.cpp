@@ -1,5 +1,5 @@
 // Bulk Verilator harness for the fp32 units (top: tests/rtl/fp32_tb_top.sv).
-//   fp32_tb UNIT IN OUT [P_EN_DROP P_GAP SEED]
+//   fp32_tb UNIT IN OUT [P_EN_DROP P_GAP SEED [+PLUSARG ...]]
 // IN: uint32 pairs (a, b), little endian, one pair per vector; OUT: one uint32 result per
 // vector, in order. Every cycle en is dropped with probability P_EN_DROP and in_valid with
 // P_GAP (xorshift, SEED). Checks, failing with exit 1 and a message on stderr: every output
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   const double p_drop = argc > 4 ? atof(argv[4]) : 0.0;
   const double p_gap = argc > 5 ? atof(argv[5]) : 0.0;
   if (argc > 6) rs ^= strtoull(argv[6], nullptr, 10) * 0x9E3779B97F4A7C15ull;
-  if (unit < 0 || unit > 8) return fail("unknown unit", 0);
+  if (unit < 0 || unit > 9) return fail("unknown unit", 0);
   FILE* f = fopen(argv[2], "rb");
   if (!f) return fail("cannot open input", 0);
   std::vector<uint32_t> in;
@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   out.reserve(n);
 
   auto ctx = std::make_unique<VerilatedContext>();
+  ctx->commandArgs(argc, argv);  // +plusargs switch the mutants of the mutation test on
   auto top = std::make_unique<Vfp32_tb_top>(ctx.get());
   top->en = 1; top->in_valid = 0; top->a = 0; top->b = 0; top->rst_n = 0;
   for (int c = 0; c < 4; c++) { top->clk = 0; top->eval(); top->clk = 1; top->eval(); }
