@@ -12,6 +12,7 @@ from hw.ops.shortcut_add import ShortcutAdd_rtl  # noqa: E402
 from hw.ops.xnor_mvau import XnorMVAU_rtl  # noqa: E402
 from hw.ops.int_mvau import IntMVAU_rtl  # noqa: E402
 from hw.ops.tlast_marker import TLastMarker_rtl  # noqa: E402
+from hw.ops.max_pool import MaxPool_rtl  # noqa: E402
 
 custom_op["DuplicateStreams_rtl"] = DuplicateStreams_rtl
 custom_op["GlobalAccPool_rtl"] = GlobalAccPool_rtl
@@ -19,3 +20,4 @@ custom_op["ShortcutAdd_rtl"] = ShortcutAdd_rtl
 custom_op["XnorMVAU_rtl"] = XnorMVAU_rtl
 custom_op["IntMVAU_rtl"] = IntMVAU_rtl
 custom_op["TLastMarker_rtl"] = TLastMarker_rtl
+custom_op["MaxPool_rtl"] = MaxPool_rtl
