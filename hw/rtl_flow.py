@@ -24,6 +24,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from model.errors import BiRealError
 
 from .affine import fit_affine
+from .rtl_pool import ToMaxPoolRTL
 
 DOMAIN = "hw.ops"
 # FINN layer -> project RTL op (by MVAU mode for the matrix-vector units)
@@ -226,7 +227,8 @@ def specialize_rtl(model, part: str):
     model = model.transform(XnorPopcountType())
     model = model.transform(RoundAndClipThresholds())       # integer thresholds (exact: x is integer)
     fuse = FuseShortcutAdd()
-    model = model.transform(fuse).transform(ToProjectRTL()).transform(AbsorbBiasIntoIntMVAU())
+    model = model.transform(fuse).transform(ToProjectRTL()).transform(ToMaxPoolRTL())
+    model = model.transform(AbsorbBiasIntoIntMVAU())
     headroom = SWGHeadroom()
     model = model.transform(headroom)
     for n in model.graph.node:

@@ -150,3 +150,55 @@ def test_maxpool_errors_name_node():
     model = make_model(6, 4, (3, 3), (2, 2), "UINT8", "INT10", 0)
     with pytest.raises(ValueError, match="mp0.*PE=4.*Channels=6"):
         getCustomOp(model.graph.node[0]).verify_node()
+
+
+def pool_add_graph(offset, add_dt, const=None):
+    """FINN Pool(MaxPool, UINT8, 3x3, C=4, PE=2) -> ElementwiseAdd(constant) as the
+    bireal18 stem has them."""
+    ch, odims = 4, [2, 2]
+    pool = helper.make_node(
+        "Pool", ["x"], ["p"], name="Pool_0", domain="finn.custom_op.fpgadataflow",
+        backend="fpgadataflow", Channels=ch, PE=2, KernelSize=[3, 3], Function="MaxPool",
+        OutImgDims=odims, InputDataType="UINT8", OutputDataType="UINT8", BatchSize=1)
+    add = helper.make_node(
+        "ElementwiseAdd", ["p", "c"], ["y"], name="Add_0", domain="finn.custom_op.fpgadataflow",
+        backend="fpgadataflow", lhs_shape=[1, *odims, ch], rhs_shape=[1], out_shape=[1, *odims, ch],
+        lhs_dtype="UINT8", rhs_dtype="INT8", out_dtype=add_dt, lhs_style="input",
+        rhs_style="const", PE=1)
+    graph = helper.make_graph(
+        [pool, add], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, *odims, 9 * ch])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, *odims, ch])],
+        value_info=[helper.make_tensor_value_info("p", TensorProto.FLOAT, [1, *odims, ch])])
+    model = ModelWrapper(helper.make_model(graph))
+    model.set_initializer("c", np.array([offset] if const is None else const, np.float32))
+    for t, dt in (("x", "UINT8"), ("p", "UINT8"), ("c", "INT8"), ("y", add_dt)):
+        model.set_tensor_datatype(t, DataType[dt])
+    return model
+
+
+@pytest.mark.parametrize("offset, add_dt, const, absorbed", [
+    (-128, "INT10", None, True),     # the stem: absorbed, FINN's INT10 kept
+    (-128, "INT8", None, True),      # tight type still holds [-128, 127]
+    (-127, "INT8", None, False),     # 255 - 127 = 128 does not fit INT8: the add stays
+    (0, "INT10", [1, 2, 3, 4], False)])   # per-channel constant: the add stays
+def test_to_maxpool_rtl_transform(offset, add_dt, const, absorbed):
+    """ToMaxPoolRTL: Pool -> MaxPool_rtl, the add absorbed when legal; python execution of
+    the graph is unchanged (bit-exact) on random and extreme inputs."""
+    from qonnx.core.onnx_exec import execute_onnx
+
+    from hw.rtl_pool import ToMaxPoolRTL
+    model = pool_add_graph(offset, add_dt, const)
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, (1, 2, 2, 36)).astype(np.float32)
+    x[0, 0, 0], x[0, 0, 1] = 0, 255
+    before = execute_onnx(model, {"x": x})["y"]
+    t = ToMaxPoolRTL()
+    new = model.transform(t)
+    ops = [n.op_type for n in new.graph.node]
+    assert ops == (["MaxPool_rtl"] if absorbed else ["MaxPool_rtl", "ElementwiseAdd"])
+    assert len(t.absorbed) == int(absorbed)
+    mp = getCustomOp(new.graph.node[0])
+    assert mp.get_nodeattr("OFFSET") == (offset if absorbed else 0)
+    assert new.get_tensor_datatype(new.graph.node[0].output[0]) == DataType[
+        add_dt if absorbed else "UINT8"]
+    assert np.array_equal(execute_onnx(new, {"x": x})["y"], before)
