@@ -1,5 +1,5 @@
-"""MaxPool_rtl (hw/rtl/max_pool.sv) against its numpy golden model (FINN's Pool.execute_node
-+ OFFSET) in Verilator:  out[c] = max over the K*K window of in[c] + OFFSET.
+"""MaxPool_rtl (hw/rtl/max_pool.sv) against its numpy golden model (checked against an
+independent numpy max over the windows) in Verilator:  out[c] = max over the K*K window of in[c] + OFFSET.
 
 The input stream is laid out as FINN's depthwise SWG sends it, (C/PE, K*K, PE) words per
 output pixel. Directed windows in the first frame: all-equal at the type's min and at its
@@ -59,10 +59,11 @@ def directed(x, dt):
         c(pix[i])
 
 
-def hw_words(x, pe):
-    """Depthwise SWG stream order: (pixels, K2, C) -> words (pixel, fold, k) of PE lanes."""
+def swg_layout(x, pe):
+    """Windows (pixels, K2, C) -> the depthwise SWG's (pixels, C/PE, K2, PE) layout (its
+    tensor and its stream of PE-lane words)."""
     npix, k2, ch = x.shape
-    return x.reshape(npix, k2, ch // pe, pe).transpose(0, 2, 1, 3).reshape(-1, pe)
+    return x.reshape(npix, k2, ch // pe, pe).transpose(0, 2, 1, 3)
 
 
 def run_case(tmp_path, ch, pe, k, odims, idt, odt, offset, stall, seed, frames=3):
@@ -80,13 +81,14 @@ def run_case(tmp_path, ch, pe, k, odims, idt, odt, offset, stall, seed, frames=3
         x = rng.integers(idt_.min(), idt_.max() + 1, (*odims, k2, ch))
         if f == 0:
             directed(x, idt_)
-        xin = x.reshape(1, *odims, k2 * ch).astype(np.float32)   # im2col order k*C + c
+        xs = swg_layout(x.reshape(-1, k2, ch), pe)
+        xin = xs.reshape(1, *odims, k2 * ch).astype(np.float32)
         ctx = {"x": xin, "y": np.zeros(op.get_normal_output_shape(), np.float32)}
-        op.execute_node(ctx, model.graph)    # golden = FINN's Pool.execute_node + OFFSET
+        op.execute_node(ctx, model.graph)    # golden (numpy) on the SWG layout
         y = ctx["y"]
         assert np.array_equal(y.reshape(*odims, ch), x.max(axis=-2) + offset)
         assert odt_.allowed(y.min()) and odt_.allowed(y.max())
-        ins += pack_words(hw_words(x.reshape(-1, k2, ch), pe), idt_.bitwidth())
+        ins += pack_words(xs.reshape(-1, pe), idt_.bitwidth())
         outs += pack_words(y.reshape(-1, pe), odt_.bitwidth())
     op.generate_hdl(model, "xczu7ev-ffvc1156-2-e", 5.0)
     build = tmp_path / "sim"
@@ -153,12 +155,13 @@ def test_maxpool_errors_name_node():
 
 
 def pool_add_graph(offset, add_dt, const=None):
-    """FINN Pool(MaxPool, UINT8, 3x3, C=4, PE=2) -> ElementwiseAdd(constant) as the
-    bireal18 stem has them."""
+    """FINN Pool(MaxPool, UINT8, 3x3, C=4, PE=4) -> ElementwiseAdd(constant) as the
+    bireal18 stem has them. PE = C: then the abstract Pool's im2col input order and
+    MaxPool_rtl's depthwise SWG order are the same tensor."""
     ch, odims = 4, [2, 2]
     pool = helper.make_node(
         "Pool", ["x"], ["p"], name="Pool_0", domain="finn.custom_op.fpgadataflow",
-        backend="fpgadataflow", Channels=ch, PE=2, KernelSize=[3, 3], Function="MaxPool",
+        backend="fpgadataflow", Channels=ch, PE=4, KernelSize=[3, 3], Function="MaxPool",
         OutImgDims=odims, InputDataType="UINT8", OutputDataType="UINT8", BatchSize=1)
     add = helper.make_node(
         "ElementwiseAdd", ["p", "c"], ["y"], name="Add_0", domain="finn.custom_op.fpgadataflow",

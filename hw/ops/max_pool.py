@@ -3,8 +3,11 @@
     out[n, h, w, c] = max over the K*K window of in[n, h, w, c] + OFFSET
 
 The input is what FINN's Pool takes: the stream of a depthwise ConvolutionInputGenerator,
-normal shape (N, OH, OW, K*K*C) (im2col order k*C + c, which the numpy golden model uses),
-streamed as (N, OH, OW, C/PE, K*K, PE) words of PE channels. OFFSET (one integer for the
+normal shape (N, OH, OW, K*K*C), streamed as (N, OH, OW, C/PE, K*K, PE) words of PE
+channels. The numpy golden model reads that same depthwise layout (C/PE, K*K, PE) from the
+tensor, as FINN's ConvolutionInputGenerator_rtl writes it in python execution (its cppsim
+path interleaves depthwise channels by SIMD = PE); FINN's Pool.execute_node instead assumes
+im2col order (K*K, C), which matches only the abstract ConvolutionInputGenerator (or PE = C). OFFSET (one integer for the
 tensor) is a constant add FINN leaves behind the pool (e.g. -128 turning UINT8 into signed
 codes); hw.rtl_pool.ToMaxPoolRTL absorbs it. `OutputDataType` need not equal the input type
 (FINN's Pool insists on that for MaxPool): verify_node checks it holds
@@ -125,8 +128,14 @@ class MaxPool_rtl(Pool, BirealRTLBackend):
     def dsp_estimation(self, fpgapart=None):
         return 0
 
+    def golden(self, x: np.ndarray) -> np.ndarray:
+        """(..., C/PE * K*K * PE) in the RTL SWG's depthwise layout -> (..., C):
+        max over the K*K axis, + OFFSET."""
+        k2, ch, pe = self._k2(), self.get_nodeattr("Channels"), self.get_nodeattr("PE")
+        w = np.asarray(x).reshape(*x.shape[:-1], ch // pe, k2, pe).max(axis=-2)
+        return (w.reshape(*x.shape[:-1], ch) + int(self.get_nodeattr("OFFSET"))).astype(np.float32)
+
     def golden_execute(self, context, graph):
-        """FINN's Pool.execute_node (max over the window of the im2col input), + OFFSET."""
-        Pool.execute_node(self, context, graph)
-        out = self.onnx_node.output[0]
-        context[out] = (context[out] + int(self.get_nodeattr("OFFSET"))).astype(np.float32)
+        node = self.onnx_node
+        oshape = context[node.output[0]].shape
+        context[node.output[0]] = self.golden(context[node.input[0]]).reshape(oshape)
