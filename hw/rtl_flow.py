@@ -27,6 +27,7 @@ from model.errors import BiRealError
 
 from .affine import fit_affine
 from .memory import SetWeightMemory
+from .rtl_pool import ToMaxPoolRTL
 from .rtl_requant import FuseRequant, reachable_range
 
 DOMAIN = "hw.ops"
@@ -227,7 +228,8 @@ def map_rtl(model, part: str):
     model = model.transform(RoundAndClipThresholds())       # integer thresholds (exact: x is integer)
     fuse, requant = FuseShortcutAdd(), FuseRequant()
     model = model.transform(fuse).transform(requant)
-    model = model.transform(ToProjectRTL()).transform(AbsorbBiasIntoIntMVAU())
+    model = model.transform(ToProjectRTL()).transform(ToMaxPoolRTL())
+    model = model.transform(AbsorbBiasIntoIntMVAU())
     model = _prefer_rtl(model).transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
     return model, {"shortcut_fusion": fuse.report, "requant_fusion": requant.report}
 

@@ -13,6 +13,7 @@ from hw.ops.requant import Requant_rtl  # noqa: E402
 from hw.ops.xnor_mvau import XnorMVAU_rtl  # noqa: E402
 from hw.ops.int_mvau import IntMVAU_rtl  # noqa: E402
 from hw.ops.tlast_marker import TLastMarker_rtl  # noqa: E402
+from hw.ops.max_pool import MaxPool_rtl  # noqa: E402
 
 custom_op["DuplicateStreams_rtl"] = DuplicateStreams_rtl
 custom_op["GlobalAccPool_rtl"] = GlobalAccPool_rtl
@@ -21,3 +22,4 @@ custom_op["Requant_rtl"] = Requant_rtl
 custom_op["XnorMVAU_rtl"] = XnorMVAU_rtl
 custom_op["IntMVAU_rtl"] = IntMVAU_rtl
 custom_op["TLastMarker_rtl"] = TLastMarker_rtl
+custom_op["MaxPool_rtl"] = MaxPool_rtl
