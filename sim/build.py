@@ -56,8 +56,18 @@ def model_stage(a, out: Path) -> dict:
     ex = argparse.Namespace(ckpt=None, arch=a.arch, random_init=False, images=a.images,
                             data=None, data_root=None, seed=a.seed, affine_bits=16, out=str(out),
                             shortcut=None)
+    from model.pretrained import deployed_accuracy, record, shipped
+    ship = None if (a.ckpt or a.train) else shipped(a.arch, a.shortcut)
+    acc = None
     if a.ckpt:
         ex.ckpt, weights = a.ckpt, f"checkpoint {a.ckpt}"
+    elif ship is not None:
+        rec = record(a.arch, a.shortcut)
+        ex.ckpt = str(ship)
+        weights = (f"shipped pretrained checkpoint {ship.name} (sha256 checked; recorded "
+                   f"{rec['test_acc'] * 100:.1f} % on the {rec['test_images']} held-out "
+                   "digits; --train trains instead)")
+        print(f"model: {weights}")
     elif _dataset_offline(a.arch):
         from model.nets import ARCHS
         m = train(TrainConfig(arch=a.arch, data=ARCHS[a.arch].dataset, out=str(out),
@@ -66,16 +76,21 @@ def model_stage(a, out: Path) -> dict:
         ex.ckpt, weights = str(out / "checkpoint.pt"), (
             f"trained here: {a.epochs1}+{a.epochs2} epochs, test accuracy "
             f"{m['test_acc'] * 100:.2f} %")
+        acc = m["test_acc"]
     else:
         ex.random_init, ex.shortcut = True, a.shortcut
         weights = (f"random weights (seed {a.seed}): no --ckpt given and {a.arch}'s dataset is "
                    "not available offline; accuracy is meaningless, bit-exactness is not")
         print(f"model: {weights}")
+    if acc is None and ex.ckpt and _dataset_offline(a.arch):
+        from model.nets import ARCHS
+        acc = deployed_accuracy(ex.ckpt, ARCHS[a.arch].dataset)
+        print(f"model: deployed integer model {acc * 100:.2f} % on the held-out test digits")
     info = do_export(ex)
     chk = do_verify(out)
     if not chk["ok"]:
         raise BiRealError(f"the QONNX export differs from PyTorch: {out / 'export_check.json'}")
-    return {"weights": weights, "export": info, "export_check": chk}
+    return {"weights": weights, "export": info, "export_check": chk, "test_acc": acc}
 
 
 def _synth_thread(hw_dir: Path, box: dict) -> threading.Thread:
@@ -154,6 +169,7 @@ def build(a) -> dict:
         th.join()
     st.done()
     res = {"arch": a.arch, "board": a.board, "out": str(out), "weights": mod["weights"],
+           "test_acc": mod["test_acc"], "shortcut": a.shortcut,
            "bit_exact": bool(sim["bit_exact"]), "images": sim["images"],
            "vivado": {"ran": bool(viv["bitfile"]), "skipped": viv.get("skipped")},
            "synth_error": box.get("error"), "synth_ran": "result" in box,
@@ -204,6 +220,8 @@ def add_command(sub, boards: list[str], archs: list[str]):
     s.add_argument("--epochs2", type=int, default=8, help="training stage 2 epochs (default 8)")
     s.add_argument("--no-synth", action="store_true", help="skip the Yosys synthesis")
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--train", action="store_true", help="train (--epochs1/--epochs2) instead "
+                   "of deploying the shipped pretrained checkpoint (bireal-tiny)")
     s.add_argument("--timing", action="store_true", help="also run the per-unit timing check "
                    "(out-of-context place & route, minutes per unit kind; cached)")
     s.add_argument("--shortcut", default="fixed8", help="shortcut number format: fixed8 "
