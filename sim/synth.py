@@ -129,7 +129,9 @@ def read_lines(top: str, sources: list[str], defines: dict | None = None,
     """Yosys commands that read `sources` (bare names in the workdir) for `top`."""
     defs = [k if v is None else f"{k}={v}" for k, v in (defines or {}).items()]
     if frontend == "slang":  # yosys-slang: full SystemVerilog (finn-rtllib needs it)
-        dflags = "".join(f" -D {d}" for d in defs)
+        # read_verilog defines YOSYS, read_slang does not: the project's cores select their
+        # Yosys-mappable LUT-ROM form with `ifdef YOSYS
+        dflags = "".join(f" -D {d}" for d in (["YOSYS"] if "YOSYS" not in defs else []) + defs)
         return [f"read_slang {SLANG_FLAGS}{dflags} --top {top} " + " ".join(sources)]
     if frontend == "verilog":  # Yosys' own frontend (subset of SystemVerilog)
         dflags = "".join(f" -D{d}" for d in defs)
@@ -164,7 +166,30 @@ def stage_sources(sources, workdir, mem_files=(), frontend: str = "slang"):
     names = _copy_flat(sources, workdir, "source")
     _copy_flat(mem_files, workdir, "memory")
     fixups = _apply_fixups(workdir, names) if frontend == "slang" else []
+    fixups += _flatten_mem_paths(workdir, names, mem_files)
     return names, fixups
+
+
+def _flatten_mem_paths(workdir: Path, names: list[str], mem_files) -> list[str]:
+    """Memory files are copied flat into workdir, but generated wrappers may name them by
+    absolute path (finn-rtllib Thresholding's THRESHOLDS_PATH = "<dir>/<node>_"): a string
+    literal "/.../X" where X is the start of a copied memory file's name becomes "X" in the
+    copied sources, so Yosys finds the copies; returns the names of files changed."""
+    import re
+    bases = [Path(f).name for f in mem_files]
+
+    def strip(m):
+        tail = m.group(2)
+        return f'"{tail}"' if tail and any(b.startswith(tail) for b in bases) else m.group(0)
+    done = []
+    for name in names:
+        path = workdir / name
+        text = orig = path.read_text(errors="replace")
+        text = re.sub(r'"(/[^"\n]*/)([^"/\n]*)"', strip, text)
+        if text != orig:
+            path.write_text(text)
+            done.append(name)
+    return done
 
 
 def run_yosys(workdir, script: str, expect, what: str, timeout: float = DEFAULT_TIMEOUT,
