@@ -14,6 +14,8 @@ from hw.ops.xnor_mvau import XnorMVAU_rtl  # noqa: E402
 from hw.ops.int_mvau import IntMVAU_rtl  # noqa: E402
 from hw.ops.tlast_marker import TLastMarker_rtl  # noqa: E402
 from hw.ops.max_pool import MaxPool_rtl  # noqa: E402
+from hw.ops.float_shortcut_add import FloatShortcutAdd  # noqa: E402
+from hw.ops.float_to_int import FloatToInt  # noqa: E402
 
 custom_op["DuplicateStreams_rtl"] = DuplicateStreams_rtl
 custom_op["GlobalAccPool_rtl"] = GlobalAccPool_rtl
@@ -23,3 +25,6 @@ custom_op["XnorMVAU_rtl"] = XnorMVAU_rtl
 custom_op["IntMVAU_rtl"] = IntMVAU_rtl
 custom_op["TLastMarker_rtl"] = TLastMarker_rtl
 custom_op["MaxPool_rtl"] = MaxPool_rtl
+# float32 shortcut path: layer classes (numpy golden); their RTL backends are the *_rtl ops
+custom_op["FloatShortcutAdd"] = FloatShortcutAdd
+custom_op["FloatToInt"] = FloatToInt

@@ -1,0 +1,195 @@
+"""FloatShortcutAdd: Bi-Real's real-valued shortcut in IEEE-754 binary32 (shortcut float32).
+
+For channel ch of each pixel, with c the integer accumulator of the conv before (in0), x the
+float32 shortcut (in1) and A, B the per-channel float32 constants (model.float_path), three
+separately rounded float32 ops in this order (round to nearest even, no FMA):
+
+    y   = RN(f32(c) * A[ch])      f32(c) exact: |c| < 2**24
+    y   = RN(y + B[ch])
+    out = RN(y + x)               only if has_residual (the stem's affine has none)
+
+A conv whose accumulator is c_int * 2**-k (an 8-bit downsample conv) gets A = a * 2**-k, which
+is exact (a power-of-two scale of a normal float32) and gives the same rounded product.
+A and B are stored as their float32 bit patterns (uint32 in `ints` attributes), so the ONNX
+graph carries the exact constants. The golden model asserts what a flush-to-zero, no-NaN FP
+unit needs: |c| < 2**24 and integer, every result finite and not subnormal; the error names
+the node.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from onnx import helper
+from qonnx.core.datatype import DataType
+
+from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+from hw.ops.requant import AffineParams
+
+F32_EXACT_INT = 2 ** 24
+F32_TINY = np.float32(np.finfo(np.float32).tiny)
+
+
+def f32_bits(values) -> list[int]:
+    """float32 values -> their bit patterns as Python ints (0 .. 2**32-1)."""
+    return [int(v) for v in np.asarray(values, dtype=np.float32).reshape(-1).view(np.uint32)]
+
+
+def f32_from_bits(bits) -> np.ndarray:
+    """Bit patterns (ints) -> float32 array."""
+    return np.asarray([int(b) & 0xFFFFFFFF for b in bits], dtype=np.uint32).view(np.float32)
+
+
+def check_f32(y: np.ndarray, where: str, err):
+    """No NaN, inf or subnormal (zeros allowed): what a flush-to-zero FP unit reproduces."""
+    bad = ~np.isfinite(y)
+    if bad.any():
+        raise err(f"{where}: {int(bad.sum())} NaN/inf value(s) on the float32 path")
+    sub = (y != 0) & (np.abs(y) < F32_TINY)
+    if sub.any():
+        raise err(f"{where}: {int(sub.sum())} subnormal float32 value(s); the flush-to-zero "
+                  "FP units would differ")
+
+
+class FloatShortcutAdd(AffineParams, HWCustomOp):
+    """Layer class (shapes, types, numpy golden); the RTL backend is FloatShortcutAdd_rtl."""
+
+    def get_nodeattr_types(self):
+        attrs = {
+            "NumChannels": ("i", True, 0),
+            "PE": ("i", True, 0),
+            "numInputVectors": ("ints", False, [1]),
+            "in0DataType": ("s", True, ""),            # integer accumulator c
+            "in1DataType": ("s", False, "FLOAT32"),    # float32 shortcut x (has_residual)
+            "outputDataType": ("s", False, "FLOAT32"),
+            "A": ("ints", True, []),                   # float32 bit patterns, per channel
+            "B": ("ints", True, []),
+            "has_residual": ("i", False, 1, {0, 1}),
+            "ram_style": ("s", False, "auto", {"auto", "block", "distributed"}),
+        }
+        attrs.update(super().get_nodeattr_types())
+        return attrs
+
+    def _err(self, msg: str) -> ValueError:
+        return ValueError(f"FloatShortcutAdd node {self.onnx_node.name}: {msg}")
+
+    def _consts(self):
+        """(A, B) bit patterns as int64 arrays of NumChannels, checked finite and normal."""
+        a = np.asarray(self.get_nodeattr("A"), dtype=np.int64)
+        b = np.asarray(self.get_nodeattr("B"), dtype=np.int64)
+        self._check_consts(a, b, "A/B")
+        if ((a < 0) | (a > 0xFFFFFFFF) | (b < 0) | (b > 0xFFFFFFFF)).any():
+            raise self._err("A/B must be float32 bit patterns in 0 .. 2**32-1")
+        for n, v in (("A", a), ("B", b)):
+            check_f32(f32_from_bits(v), f"{self.onnx_node.name} constant {n}", self._err)
+        return a, b
+
+    def constants(self) -> tuple[np.ndarray, np.ndarray]:
+        """(A, B) as float32 arrays."""
+        a, b = self._consts()
+        return f32_from_bits(a), f32_from_bits(b)
+
+    def widths(self) -> dict:
+        """Constant memory lane: {B, A}, 32 bits each (AffineParams)."""
+        return {"A_BITS": 32, "B_BITS": 32}
+
+    # -- shapes and types -----------------------------------------------------------------
+    def n_inputs(self) -> int:
+        return 1 + self.get_nodeattr("has_residual")
+
+    def get_normal_input_shape(self, ind=0):
+        return tuple(list(self.get_nodeattr("numInputVectors")) + [self.get_nodeattr("NumChannels")])
+
+    def get_normal_output_shape(self, ind=0):
+        return self.get_normal_input_shape()
+
+    def get_folded_input_shape(self, ind=0):
+        return tuple(list(self.get_nodeattr("numInputVectors")) + [self._folds(), self.get_nodeattr("PE")])
+
+    def get_folded_output_shape(self, ind=0):
+        return self.get_folded_input_shape()
+
+    def get_input_datatype(self, ind=0):
+        return DataType[self.get_nodeattr("in1DataType" if ind == 1 else "in0DataType")]
+
+    def get_output_datatype(self, ind=0):
+        return DataType[self.get_nodeattr("outputDataType")]
+
+    def get_instream_width(self, ind=0):
+        return self.get_input_datatype(ind).bitwidth() * self.get_nodeattr("PE")
+
+    def get_outstream_width(self, ind=0):
+        return self.get_output_datatype().bitwidth() * self.get_nodeattr("PE")
+
+    def get_exp_cycles(self):
+        """prod(numInputVectors) * NumChannels / PE (one word per cycle)."""
+        return int(np.prod(self.get_nodeattr("numInputVectors"))) * self._folds()
+
+    def make_shape_compatible_op(self, model):
+        node = self.onnx_node
+        exp = list(self.get_normal_input_shape())
+        for t in node.input:
+            if list(model.get_tensor_shape(t)) != exp:
+                raise self._err(f"input {t} has shape {model.get_tensor_shape(t)}, expected {exp}")
+        if len(node.input) == 1:
+            return helper.make_node("Identity", [node.input[0]], [node.output[0]])
+        return helper.make_node("Add", list(node.input), [node.output[0]])
+
+    def infer_node_datatype(self, model):
+        node = self.onnx_node
+        idt = model.get_tensor_datatype(node.input[0])
+        if idt.name != self.get_nodeattr("in0DataType"):
+            self.set_nodeattr("in0DataType", idt.name)
+        model.set_tensor_datatype(node.output[0], self.get_output_datatype())
+
+    def verify_node(self):
+        """Check attributes; returns FINN-style messages, raises on illegal values."""
+        node = self.onnx_node
+        self._folds()
+        self._consts()
+        cdt = self.get_input_datatype(0)
+        if not cdt.is_integer() or max(abs(int(cdt.min())), abs(int(cdt.max()))) >= F32_EXACT_INT:
+            raise self._err(f"in0DataType {cdt.name} must be an integer type within +-2**24")
+        if self.get_nodeattr("outputDataType") != "FLOAT32":
+            raise self._err("outputDataType must be FLOAT32")
+        if len(node.input) != self.n_inputs():
+            raise self._err(f"has_residual={self.get_nodeattr('has_residual')} needs "
+                            f"{self.n_inputs()} input(s), node has {len(node.input)}")
+        if self.n_inputs() == 2 and self.get_nodeattr("in1DataType") != "FLOAT32":
+            raise self._err("in1DataType (the shortcut) must be FLOAT32")
+        return [f"FloatShortcutAdd node {node.name}: attributes OK"]
+
+    # -- arithmetic -----------------------------------------------------------------------
+    def golden(self, c: np.ndarray, x: np.ndarray | None = None) -> np.ndarray:
+        """The module docstring's three float32 ops (numpy float32: one rounding each)."""
+        name = self.onnx_node.name
+        a, b = self.constants()
+        c = np.asarray(c, dtype=np.float64)
+        if not (c == np.round(c)).all() or (np.abs(c) >= F32_EXACT_INT).any():
+            raise self._err("accumulator input is not an integer below 2**24")
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            y = c.astype(np.float32) * a
+            check_f32(y, f"{name} (c * A)", self._err)
+            y = y + b
+            check_f32(y, f"{name} (+ B)", self._err)
+            if x is not None:
+                y = y + np.asarray(x, dtype=np.float32)
+                check_f32(y, f"{name} (+ shortcut)", self._err)
+        assert y.dtype == np.float32
+        return y
+
+    def execute_node(self, context, graph):
+        node = self.onnx_node
+        shape = self.get_normal_output_shape()
+        x = context[node.input[1]].reshape(shape) if self.n_inputs() == 2 else None
+        context[node.output[0]] = self.golden(context[node.input[0]].reshape(shape), x)
+
+    # -- resources (constant memory: AffineParams) ------------------------------------
+    def dsp_estimation(self, fpgapart=None):
+        """DSP48E1 count: 2 per lane for the 24x24-bit significand product of c * A."""
+        return 2 * self.get_nodeattr("PE")
+
+    def lut_estimation(self, fpgapart=None):
+        """PE * (int->float 250 + multiply 560 + add 540 [+ add 540 with residual]) + the
+        constant LUTRAM + 20 control; per-unit figures are Yosys xc7 of the fp32 cores."""
+        lane = 250 + 560 + 540 * (1 + self.get_nodeattr("has_residual"))
+        return self.get_nodeattr("PE") * lane + self.param_mem_luts() + 20
