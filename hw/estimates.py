@@ -71,8 +71,16 @@ def layer_name(node: NodeProto) -> str:
     return node.name or f"{node.op_type}({node.output[0]})"
 
 
+# the float32 shortcut path's own units (hw.float_graph), and forks of their float streams:
+# real hardware, estimated like any other layer
+FLOAT_PATH_OPS = ("FloatShortcutAdd", "FloatToInt", "DuplicateStreams")
+
+
 def is_float_node(inst: HWCustomOp) -> bool:
-    """True when the layer streams floats (input 0 or output 0 not integer)."""
+    """True when the layer streams floats (input 0 or output 0 not integer) and is not one of
+    FLOAT_PATH_OPS."""
+    if inst.onnx_node.op_type.removesuffix("_rtl") in FLOAT_PATH_OPS:
+        return False
     try:
         return not (inst.get_input_datatype(0).is_integer()
                     and inst.get_output_datatype(0).is_integer())
@@ -84,7 +92,7 @@ def hw_nodes(model: ModelWrapper) -> list[tuple[NodeProto, HWCustomOp]]:
     """(node, op instance) of every FINN HW layer on integer streams, in graph order.
 
     Non-HW nodes (e.g. a trailing Flatten) and float HW layers (the FLOAT32 scale/bias left at
-    the tail of an unfinished graph) are skipped.
+    the tail of an unfinished graph) are skipped; the float32 shortcut units are not.
     """
     out = []
     for node in model.graph.node:

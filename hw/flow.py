@@ -17,6 +17,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 
 from model.errors import BiRealError
 
+from . import float_graph as FG
 from . import thresholds as TH
 from . import transforms as T
 
@@ -93,6 +94,12 @@ def step_requant_to_thresholds(model, cfg):
     return _tidy(model.transform(TH.GlobalPoolQuantToMultiThreshold()))
 
 
+def step_float_path(model, cfg):
+    """shortcut float32: the float ops -> FloatShortcutAdd / FloatToInt before any FINN
+    transformation can reassociate them (hw.float_graph); no-op on a fixed-point export."""
+    return _tidy(model.transform(FG.FloatPathToHW()))
+
+
 def step_qonnx_to_finn(model, cfg):
     from finn.transformation.qonnx.convert_qonnx_to_finn import ConvertQONNXtoFINN
     return _tidy(model.transform(ConvertQONNXtoFINN()))
@@ -136,9 +143,15 @@ def step_channels_last(model, cfg):
                                                         MoveTransposePastJoinAdd,
                                                         MoveTransposePastScalarMul)
     model = model.transform(T.SeedChannelsLastInput())
-    model = _loop(model, [AbsorbTransposeIntoMultiThreshold(), MoveTransposePastFork(),
-                          MoveTransposePastJoinAdd(), MoveTransposePastScalarMul(),
-                          MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(), InferDataLayouts()])
+    loop = [AbsorbTransposeIntoMultiThreshold(), MoveTransposePastFork(),
+            MoveTransposePastJoinAdd(), MoveTransposePastScalarMul(),
+            MakeMaxPoolNHWC(), AbsorbConsecutiveTransposes(), InferDataLayouts()]
+    if FG.has_float_path(model):
+        # the integer c = 2p - K (Mul, Add) between an XNOR conv and its FloatShortcutAdd
+        # sits between two Transposes: move the scalar ops past them so the pair cancels
+        from finn.transformation.streamline.reorder import MoveScalarLinearPastInvariants
+        loop.append(MoveScalarLinearPastInvariants())
+    model = _loop(model, loop)
     return _tidy(model)
 
 
@@ -170,6 +183,10 @@ def step_convert_to_hw(model, cfg):
         elementwise_binary_operation as elt, pool, quantized_matrix_vector_activation as qmv,
         thresholding)
     model = _tidy(model.transform(T.MaxPoolOnUnsigned()))
+    if FG.has_float_path(model):
+        model = _tidy(model.transform(FG.FloatSignToFloatToInt())
+                      .transform(FG.AbsorbScalarMulIntoFloatAdd())
+                      .transform(FG.TypeXnorCorrection()))
     for t in [thresholding.InferThresholdingLayer(), bmv.InferBinaryMatrixVectorActivation(),
               qmv.InferQuantizedMatrixVectorActivation(), pool.InferPool(),
               conv_inp_gen.InferConvInpGen(),
@@ -206,7 +223,8 @@ def step_create_dataflow_partition(model, cfg):
     return parent
 
 
-STEPS = [step_check_graph, step_integer_input, step_requant_to_thresholds, step_qonnx_to_finn,
+STEPS = [step_check_graph, step_integer_input, step_requant_to_thresholds, step_float_path,
+         step_qonnx_to_finn,
          step_avgpool_to_conv, step_streamline, step_lower_convs, step_xnor, step_channels_last,
          step_global_pool, step_convert_to_hw, step_minimize_bitwidths,
          step_create_dataflow_partition]

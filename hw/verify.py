@@ -5,8 +5,11 @@ layers the tensors of the exported QONNX graph (step "export", itself checked eq
 bit for bit on the same images): every requant output (stem, blocks.i.conv, blocks.i.downsample),
 every block output (blocks.i.add) and the pooled features (head.pool).
 
-Tolerance: 0. Every tensor in every step is an integer times a power of two and every float32 op
-on it is exact (accumulators < 2**24, checked at deploy time), so "equal" means bit-equal.
+Tolerance: 0. Fixed-point exports: every tensor in every step is an integer times a power of two
+and every float32 op on it is exact (accumulators < 2**24, checked at deploy time), so "equal"
+means bit-equal. Float32-shortcut exports (hw.float_graph) also anchor the float tensors (each
+affine output and residual sum, kind "float32"): those are compared bit for bit, as uint32
+views of the float32 values (-0.0 != +0.0; a NaN would differ too), tolerance 0.
 A layer tensor is found in a later step by value: the step tensor equal to the reference times
 a power of two (the scale streamlining moved away), in NCHW or NHWC order. Layers that no
 tensor matches are "not observable" in that step (e.g. fused into thresholds), or "differs" when
@@ -25,12 +28,32 @@ from model.errors import BiRealError
 TOLERANCE = 0.0
 
 
+def _float_affines(model: ModelWrapper) -> list:
+    """(conv, add) of each Conv -> Mul(per-channel) -> Add(per-channel) float affine."""
+    out = []
+    for conv in model.graph.node:
+        if conv.op_type != "Conv":
+            continue
+        mul = model.find_consumer(conv.output[0])
+        if mul is None or mul.op_type != "Mul" or model.get_initializer(mul.input[1]) is None \
+                or model.get_initializer(mul.input[1]).size == 1:
+            continue
+        add = model.find_consumer(mul.output[0])
+        if add is not None and add.op_type == "Add" and model.get_initializer(add.input[1]) is not None:
+            out.append((conv, add))
+    return out
+
+
 def layer_anchors(model: ModelWrapper) -> list[tuple[str, str]]:
-    """(label, tensor) for the layer outputs of an exported Bi-Real graph, in graph order."""
+    """(label, tensor) for the layer outputs of an exported Bi-Real graph, in graph order.
+    Float32-shortcut exports: labels of float tensors end in FLOAT_TAG (bit-for-bit check)."""
     adds = [n for n in model.graph.node if n.op_type == "Add"
             and all(model.get_initializer(i) is None for i in n.input)]
     add_idx = {n.name: i for i, n in enumerate(adds)}
     out = []
+    affines = _float_affines(model)
+    if affines:
+        return _float_anchors(model, affines, add_idx)
     for n in model.graph.node:
         if n.op_type == "FixedPointRequant":
             conv = model.find_producer(n.input[0])
@@ -55,6 +78,48 @@ def layer_anchors(model: ModelWrapper) -> list[tuple[str, str]]:
             elif src is not None and src.op_type in ("Flatten", "GlobalAveragePool"):
                 out.append(("head.pool", n.output[0]))
     return out
+
+
+FLOAT_TAG = " [float32]"
+
+
+def _float_anchors(model, affines, add_idx) -> list[tuple[str, str]]:
+    """Float export: stem / blocks.i.conv / blocks.i.downsample affine outputs and the block
+    sums blocks.i.add (float32), the int8 requants blocks.i.quant and head.pool (integer)."""
+    out = []
+    for conv, add in affines:
+        w = model.find_producer(conv.input[1])
+        cons = model.find_consumers(add.output[0])
+        j = next((add_idx[c.name] for c in cons if c.name in add_idx), None)
+        if model.find_producer(conv.input[0]) is not None and \
+                model.find_producer(conv.input[0]).op_type == "Quant" and \
+                model.find_producer(conv.input[0]).input[0] == model.graph.input[0].name:
+            label = "stem"
+        elif j is None:
+            label = f"affine.{add.name}"
+        elif w is not None and w.op_type == "BipolarQuant":
+            label = f"blocks.{j}.conv"
+        else:
+            label = f"blocks.{j}.downsample"
+        out.append((label + FLOAT_TAG, add.output[0]))
+    for n in model.graph.node:
+        if n.name in add_idx:
+            out.append((f"blocks.{add_idx[n.name]}.add{FLOAT_TAG}", n.output[0]))
+        elif n.op_type == "Quant":
+            src = model.find_producer(n.input[0])
+            if src is not None and src.name in add_idx:
+                out.append((f"blocks.{add_idx[src.name]}.quant", n.output[0]))
+            elif src is not None and src.op_type in ("Flatten", "GlobalAveragePool"):
+                out.append(("head.pool", n.output[0]))
+    return out
+
+
+def _equal(t: np.ndarray, ref: np.ndarray, ratio: float, bits: bool) -> bool:
+    """t == ref * ratio; with `bits` (float32 anchors): ratio 1 and equal float32 bit patterns."""
+    if bits:
+        return ratio == 1.0 and np.array_equal(np.asarray(t, np.float32).view(np.uint32),
+                              np.asarray(ref, np.float32).view(np.uint32))
+    return np.array_equal(t, ref * ratio)
 
 
 def full_context(model: ModelWrapper, x: np.ndarray) -> dict:
@@ -95,8 +160,9 @@ def _po2_ratio(t: np.ndarray, r: np.ndarray):
     return ratio
 
 
-def match_tensors(ctx: dict, ref: np.ndarray, prefer: str) -> list[tuple]:
-    """All (tensor name, layout, ratio) of step tensors equal to ref * 2^k."""
+def match_tensors(ctx: dict, ref: np.ndarray, prefer: str, bits: bool = False) -> list[tuple]:
+    """All (tensor name, layout, ratio) of step tensors equal to ref * 2^k (bit for bit when
+    `bits` and k = 0)."""
     names = ([prefer] if prefer in ctx else []) + [k for k in ctx if k != prefer]
     hits = []
     for name in names:
@@ -105,7 +171,7 @@ def match_tensors(ctx: dict, ref: np.ndarray, prefer: str) -> list[tuple]:
             continue
         for lay, tt in _to_nchw(t, ref.shape):
             ratio = _po2_ratio(tt, ref)
-            if ratio is not None and np.array_equal(tt, ref * ratio):
+            if ratio is not None and _equal(tt, ref, ratio, bits):
                 hits.append((name, lay, ratio))
     return hits
 
@@ -177,6 +243,7 @@ class StepVerifier:
             out_bad += int(d > TOLERANCE)
             for lab, tname in self.anchors:
                 if first:
+                    # float32 -> float64 is exact; _equal casts back for the bit compare
                     self.refs.setdefault(lab, []).append(ctx[tname].astype(np.float64))
                     found[lab] = [(tname, "same", 1.0)]
                     continue
@@ -184,15 +251,15 @@ class StepVerifier:
                 if i == 0:
                     # every tensor matching on image 0; later images keep the ones that still
                     # match (a pre-clamp sum can equal the clamped output on one image)
-                    found[lab] = match_tensors(ctx, ref, tname)
+                    found[lab] = match_tensors(ctx, ref, tname, lab.endswith(FLOAT_TAG))
                     prev = self.prev.get(lab)
                     if not found[lab] and prev is not None and prev[0] in ctx \
                             and ctx[prev[0]].size == ref.size:
                         found[lab] = [prev]     # same tensor as last step, other values
                 hits = found.get(lab)
                 if hits:
-                    ok = [h for h in hits if np.array_equal(_view(ctx[h[0]], h[1], ref.shape),
-                                                            ref * h[2])]
+                    ok = [h for h in hits if _equal(_view(ctx[h[0]], h[1], ref.shape), ref,
+                                                    h[2], lab.endswith(FLOAT_TAG))]
                     if ok:
                         found[lab] = ok
                     else:
@@ -233,8 +300,10 @@ class StepVerifier:
                         f"{last_ok[-1] if last_ok else 'the input'})"}
         return {"bit_exact": bad is None and bool(self.steps), "images": len(self.gi),
                 "tolerance": TOLERANCE,
-                "tolerance_reason": "all tensors are integers times powers of two and every "
-                                    "float32 op is exact (accumulators < 2**24)",
+                "tolerance_reason": "integer tensors are integers times powers of two and "
+                                    "every float32 op on them is exact (accumulators < 2**24); "
+                                    "float32-shortcut tensors (layers tagged [float32]) are "
+                                    "compared bit for bit (uint32 views)",
                 "reference": "golden_out.npy (deployed PyTorch model) for the output; the "
                              "exported QONNX graph's tensors (step 'export', equal to PyTorch) "
                              "for the layers",
