@@ -149,6 +149,13 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
                           f"(see {out / 'verify.json'})")
     child0 = partition_model(parent)
     log = keep["log"]
+    from .rtl_flow import float_rtl_missing
+    missing = float_rtl_missing(child0)
+    if missing:
+        _graph_only(parent, child0, out, b, clock, folding, target_fps, target_cycles, keep,
+                    onnx_path)
+        raise BiRealError(f"float32 RTL not available ({', '.join(missing)} missing in hw.ops): "
+                          f"stopped after the verified graph and its estimates in {out}")
     if folding:
         child = F.load_folding(child0, folding)
         how = f"user folding file {folding}"
@@ -211,6 +218,55 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
                          "build.log"]}
     save_json(out / "compile.json", summary)
     return summary
+
+
+def _graph_only(parent, child0, out: Path, b, clock, folding, target_fps, target_cycles, keep,
+                onnx_path):
+    """The float32 path without its RTL backends: fold the mapped units (project units + the
+    float layer classes) on their own estimates (no FIFOs / width converters: those need the
+    finished RTL design), write model_hw / dataflow_model / folding_config / estimates, and
+    verify the mapped unit graph (rtl_units_model.onnx) against PyTorch as step "rtl_units"."""
+    import copy
+    from qonnx.custom_op.registry import getCustomOp
+    from .rtl_flow import python_exec
+    log = keep["log"]
+    from . import estimates as E
+    from . import folding as F
+    from .rtl_folding import copy_back, fold_rtl
+    if folding:
+        child, how = F.load_folding(child0, folding), f"user folding file {folding}"
+        mapped, rrep = _specialize(child, b.part, log, stage="map")
+    else:
+        target = F.target_from_fps(target_fps, clock) if target_fps else target_cycles or 1
+        m0, mrep = _specialize(child0, b.part, log, stage="map")
+        mapped, folded, frep = fold_rtl(m0, b, target, clock_mhz=clock,
+                                        finish=lambda m: (m, {"finished": False}))
+        child = copy_back(child0, folded)
+        rrep = {**mrep, "folding_search": {k: v for k, v in frep.items() if k != "finish"}}
+        how = (f"auto: {frep['achieved_cycles']} cycles/frame, decided on the units' estimate "
+               "(float32 RTL not available: no FIFOs / width converters counted)")
+    sdp = partition_node(parent)
+    _save_onnx(out / "dataflow_model.onnx", child)
+    getCustomOp(sdp).set_nodeattr("model", str((out / "dataflow_model.onnx").resolve()))
+    _save_onnx(out / "model_hw.onnx", parent)
+    save_json(out / "folding_config.json", F.folding_config(child))
+    est = E.estimate(mapped, b.name, clock_mhz=clock)
+    est.update(folding=how, target_fps=target_fps, rtl=rrep, shortcut=shortcut_of(onnx_path),
+               rtl_available=False)
+    save_json(out / "estimates.json", est)
+    _save_text(out / "estimates.txt", E.format_estimates(est) + "\n")
+    _save_onnx(out / "rtl_units_model.onnx", python_exec(copy.deepcopy(mapped)))
+    vparent = copy.deepcopy(parent)
+    getCustomOp(partition_node(vparent)).set_nodeattr(
+        "model", str((out / "rtl_units_model.onnx").resolve()))
+    keep["check"]("rtl_units", vparent)
+    _save_text(out / "build.log", log.getvalue())
+    rep = _save_verify(out, keep["verifier"], onnx_path,
+                       ["export"] + [step_name(f) for f in STEPS] + ["rtl_units"])
+    if not rep["bit_exact"]:
+        raise BiRealError(f"the RTL-unit graph differs from PyTorch at layer "
+                          f"{rep['first_difference']['layer']} (see {out / 'verify.json'})")
+    return est
 
 
 def _specialize(child, part: str, log, stage: str = "all"):

@@ -9,6 +9,9 @@ Transformations in FINN's style (`apply(model) -> (model, modified)`):
 - ToProjectRTL: the units FINN has no RTL for (XNOR MVAU, 8-bit MVAU, DuplicateStreams,
   GlobalAccPool) become hw.ops nodes, keeping every attribute (folding included).
 - AbsorbBiasIntoIntMVAU: the FC layer's integer bias add goes into the IntMVAU accumulator.
+- FloatPathToRTL, XnorOffsetToRequant (hw/rtl_float.py): the float32 shortcut's layer
+  classes (hw.float_graph) become their *_rtl backends when hw.ops has them
+  (float_rtl_missing says which are not there yet); the XNOR offset add becomes a Requant_rtl.
 `specialize_rtl` runs them, lets FINN's SpecializeLayers pick finn-rtllib for the rest
 (Thresholding, FMPadding, sliding window, eltwise add), and inserts width converters and FIFOs.
 """
@@ -27,6 +30,7 @@ from model.errors import BiRealError
 
 from .affine import fit_affine
 from .memory import SetWeightMemory
+from .rtl_float import FloatPathToRTL, XnorOffsetToRequant, float_rtl_missing  # noqa: F401
 from .rtl_pool import ToMaxPoolRTL
 from .rtl_requant import FuseRequant, reachable_range
 
@@ -204,7 +208,9 @@ def fifo_ram_style(depth: int) -> str:
 
 
 def is_rtl(node) -> bool:
-    return node.domain == DOMAIN or node.op_type.endswith("_rtl")
+    """An RTL unit: every RTL op ends in _rtl (hw.ops layer classes such as FloatShortcutAdd
+    do not: they have no HDL)."""
+    return node.op_type.endswith("_rtl")
 
 
 def _prefer_rtl(model):
@@ -228,8 +234,8 @@ def map_rtl(model, part: str):
     model = model.transform(RoundAndClipThresholds())       # integer thresholds (exact: x is integer)
     fuse, requant = FuseShortcutAdd(), FuseRequant()
     model = model.transform(fuse).transform(requant)
-    model = model.transform(ToProjectRTL()).transform(ToMaxPoolRTL())
-    model = model.transform(AbsorbBiasIntoIntMVAU())
+    model = model.transform(ToProjectRTL()).transform(ToMaxPoolRTL()).transform(FloatPathToRTL())
+    model = model.transform(AbsorbBiasIntoIntMVAU()).transform(XnorOffsetToRequant())
     model = _prefer_rtl(model).transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
     return model, {"shortcut_fusion": fuse.report, "requant_fusion": requant.report}
 
