@@ -61,7 +61,8 @@ class _Progress:
         s = self.v.steps[-1]
         if not self.quiet:
             verdict = "exact" if ok else ("ERROR" if s["error"] else
-                                          f"MISMATCH on {s['mismatching_images']} images")
+                                          f"MISMATCH on {s['mismatching_images']} images"
+                                          if s["mismatching_images"] else "LAYER MISMATCH")
             obs = [x for x in s["layers"] if x["status"] != "not observable"]
             print(f"  [{self.i:2d}/{len(STEPS)}] {name:26s} {verdict:>8s}  layers "
                   f"{sum(x['status'] == 'exact' for x in obs)}/{len(obs)} exact  "

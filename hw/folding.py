@@ -93,7 +93,8 @@ def _rules(inst) -> dict[str, tuple[list[int], str]]:
         legal = [p for p in divisors(max(dims)) if all(d % p == 0 for d in dims)]
         return {"PE": (legal, f"PE must divide the last dimension {max(dims)}")}
     types = inst.get_nodeattr_types()
-    if "PE" in types and "NumChannels" in types:        # the project's channel-wise units
+    if "PE" in types and "NumChannels" in types:
+        # the project's channel-wise units: ShortcutAdd, Requant, FloatShortcutAdd, FloatToInt
         ch = inst.get_nodeattr("NumChannels")
         return {"PE": (divisors(ch), f"PE must divide NumChannels={ch}")}
     if "PE" in types or "SIMD" in types:

@@ -1,8 +1,6 @@
 """The float32-shortcut export through the FINN build steps (hw/float_graph.py): every step
 bit-exact (float tensors bit for bit), FloatShortcutAdd / FloatToInt in the dataflow
 partition, no Transpose; the verifier catches a reassociated float op and a 1-ulp constant."""
-import argparse
-import copy
 import json
 
 import numpy as np
@@ -12,21 +10,43 @@ from qonnx.custom_op.registry import getCustomOp
 
 from hw import flow
 from hw.float_graph import FLOAT_OPS
-from hw.ops.float_shortcut_add import f32_bits, f32_from_bits
+from hw.ops.float_shortcut_add import f32_from_bits
 from hw.verify import FLOAT_TAG, StepVerifier
 from model.errors import BiRealError
 
 
+def export_float_random_bn(out, images: int = 2):
+    """bireal-tiny --shortcut float32, random weights AND random BN statistics / affine (a
+    fresh BN has mean 0, beta 0: every B would be 0 and the order of the adds would not
+    matter), exported with `images` golden images."""
+    import torch
+    from model.cli import _images_for
+    from model.deploy import deploy
+    from model.export import export_model
+    from model.nets import bireal
+    torch.manual_seed(0)
+    net = bireal("bireal-tiny", shortcut="float32").eval()
+    g = torch.Generator().manual_seed(1)
+    for m in net.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):
+            c = m.num_features
+            m.running_mean.copy_(torch.randn(c, generator=g) * 3)
+            m.running_var.copy_(torch.rand(c, generator=g) * 200 + 50)
+            m.weight.data.copy_(torch.rand(c, generator=g) + 0.5)
+            m.bias.data.copy_(torch.randn(c, generator=g) * 0.5)
+    x, desc = _images_for("bireal-tiny", images, None, None, 0)
+    export_model(deploy(net, 16), x, out, meta={"weights": "random, random BN (seed 0/1)",
+                                                 "golden_inputs": desc})
+    return out / "model.onnx"
+
+
 @pytest.fixture(scope="session")
 def float_compiled(tmp_path_factory):
-    """bireal-tiny, random init, --shortcut float32, 2 golden images, `bireal compile` for
-    PYNQ-Z2: (export dir, compile dir, the compile's error or None)."""
+    """export_float_random_bn with 2 golden images, `bireal compile` for PYNQ-Z2:
+    (export dir, compile dir, the compile's error or None)."""
     from hw.compile import compile_model
-    from model.cli import do_export
     d = tmp_path_factory.mktemp("float_tiny")
-    do_export(argparse.Namespace(ckpt=None, arch="bireal-tiny", random_init=True, images=2,
-                                 data=None, data_root=None, seed=0, affine_bits=16,
-                                 out=str(d), shortcut="float32"))
+    export_float_random_bn(d, 2)
     err = None
     try:
         compile_model(d / "model.onnx", d / "c", board="pynq-z2", images=2, quiet=True)
@@ -96,8 +116,8 @@ def _verifier(d, model_export):
 
 
 def test_float_mutation_one_ulp_constant_is_caught(float_compiled, tmp_path):
-    """Mutation: B[0] of one FloatShortcutAdd one ulp up -> the verifier reports that layer
-    (the residual sum it produces) as differing."""
+    """Mutation: A[0] of one FloatShortcutAdd one ulp up (bit pattern + 1) -> the verifier
+    reports the residual sum it produces as differing (not an execution error)."""
     d, c, _ = float_compiled
     parent = ModelWrapper(str(c / "model_hw.onnx"))
     child = ModelWrapper(str(c / "dataflow_model.onnx"))
@@ -106,19 +126,42 @@ def test_float_mutation_one_ulp_constant_is_caught(float_compiled, tmp_path):
     n = next(n for n in child.graph.node if n.op_type == "FloatShortcutAdd"
              and getCustomOp(n).get_nodeattr("has_residual"))
     op = getCustomOp(n)
-    b = f32_from_bits(op.get_nodeattr("B"))
-    b[0] = np.nextafter(b[0], np.float32(np.inf))
-    op.set_nodeattr("B", f32_bits(b))
+    a = list(op.get_nodeattr("A"))
+    a[0] += 1
+    assert np.isfinite(f32_from_bits(a)).all()
+    op.set_nodeattr("A", a)
     child.save(str(tmp_path / "mut.onnx"))
     getCustomOp(flow.partition_node(parent)).set_nodeattr("model", str(tmp_path / "mut.onnx"))
     assert v("mutant", parent) is False
     s = v.steps[-1]
-    assert s["first_differing_layer"].endswith(FLOAT_TAG), s["layers"]
+    assert s["error"] is None and s["first_differing_layer"].endswith(FLOAT_TAG), s["layers"]
+
+
+def test_float_mutation_reassociated_add_is_caught(float_compiled):
+    """Mutation: one block's (y + b) + x regrouped as (y + x) + b in the exported graph ->
+    the verifier flags that block's sum (and only float layers from there on)."""
+    d, _, _ = float_compiled
+    m = ModelWrapper(str(d / "model.onnx"))
+    v = _verifier(d, m)
+    join = next(n for n in m.graph.node if n.op_type == "Add"
+                and all(m.get_initializer(t) is None for t in n.input))
+    addb = next(m.find_producer(t) for t in join.input           # the conv's Add(b), not
+                if len(m.find_consumers(t)) == 1)                 # the stem's (it forks)
+    x = next(t for t in join.input if t != addb.output[0])
+    y, b = addb.input
+    addb.input[:] = [y, x]                      # t = y + x
+    join.input[:] = [addb.output[0], b]         # out = t + b
+    assert v("mutant", m) is False
+    s = v.steps[-1]
+    status = {x["layer"]: x["status"] for x in s["layers"]}
+    assert s["error"] is None and status[f"blocks.0.add{FLOAT_TAG}"] == "differs", status
 
 
 def test_float_mutation_streamline_on_float_path_is_caught(float_compiled, monkeypatch):
-    """Mutation: without step float_path, FINN's streamlining sees the float Mul/Add and
-    reassociates them; the verifier stops the flow at a float layer that differs."""
+    """Mutation: without step float_path, FINN's streamlining works on the float Mul/Add:
+    MoveLinearPastEltwiseAdd regroups the two per-channel Adds at a residual join into one
+    (y1 + y2) + (b1 + b2) and here breaks the graph (AxisError); the verifier stops the flow
+    at step streamline."""
     d, _, _ = float_compiled
     steps = [s for s in flow.STEPS if s is not flow.step_float_path]
     monkeypatch.setattr(flow, "STEPS", steps[:steps.index(flow.step_streamline) + 1])
@@ -128,4 +171,3 @@ def test_float_mutation_streamline_on_float_path_is_caught(float_compiled, monke
     rep = v.report()
     assert rep["bit_exact"] is False
     assert rep["first_difference"]["step"] == "streamline"
-    assert rep["first_difference"]["layer"].endswith(FLOAT_TAG)
