@@ -7,10 +7,12 @@ The export's float ops (model.float_path) are frozen into the project's float la
     Quant(float x; 2^-f, INT<b>, ROUND)    ==>  FloatToInt(quant)  -> Mul(2^-f)
     MultiThreshold(float x; T = 0, 1 step) ==>  FloatToInt(sign)   x >= 0 (incl. -0.0)
 
-Measured to break float exactness if left to FINN (reason for the freezing): Streamline's
-MoveAddPastMul / CollapseRepeatedAdd / MoveLinearPastEltwiseAdd / AbsorbAddIntoMultiThreshold
-merge and reorder the per-channel Mul/Add constants ((c*a)+b+x regrouped, constants
-pre-multiplied), and ConvertQONNXtoFINN's Quant -> MultiThreshold rounds ties up, not to even.
+Why freeze (measured on bireal-tiny, float path left to FINN): step streamline's
+MoveLinearPastEltwiseAdd regroups the two per-channel Adds at a residual join,
+(y1 + b1) + (y2 + b2) -> (y1 + y2) + (b1 + b2), a float reassociation, and the graph it leaves
+fails to execute (AxisError) once B != 0; with B = 0 (fresh BN) the flow gets through but 25
+Transposes and 10 float Adds are left outside any HW layer. ConvertQONNXtoFINN would turn the
+float Quant into thresholds at (k + 1/2) 2^-f, which round ties up, not to even like Quant.
 
 The layer nodes work channels-last ([N, H, W, C]); until FINN's own channels-last pass they
 sit between Transposes (NCHW -> NHWC before, back after), which that pass then cancels.
