@@ -23,6 +23,7 @@ from onnx import helper
 from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+from hw.ops.elementwise import STREAM_ATTRS
 from hw.ops.requant import AffineParams
 
 F32_EXACT_INT = 2 ** 24
@@ -55,9 +56,7 @@ class FloatShortcutAdd(AffineParams, HWCustomOp):
 
     def get_nodeattr_types(self):
         attrs = {
-            "NumChannels": ("i", True, 0),
-            "PE": ("i", True, 0),
-            "numInputVectors": ("ints", False, [1]),
+            **STREAM_ATTRS,
             "in0DataType": ("s", True, ""),            # integer accumulator c
             "in1DataType": ("s", False, "FLOAT32"),    # float32 shortcut x (has_residual)
             "outputDataType": ("s", False, "FLOAT32"),
@@ -96,33 +95,11 @@ class FloatShortcutAdd(AffineParams, HWCustomOp):
     def n_inputs(self) -> int:
         return 1 + self.get_nodeattr("has_residual")
 
-    def get_normal_input_shape(self, ind=0):
-        return tuple(list(self.get_nodeattr("numInputVectors")) + [self.get_nodeattr("NumChannels")])
-
-    def get_normal_output_shape(self, ind=0):
-        return self.get_normal_input_shape()
-
-    def get_folded_input_shape(self, ind=0):
-        return tuple(list(self.get_nodeattr("numInputVectors")) + [self._folds(), self.get_nodeattr("PE")])
-
-    def get_folded_output_shape(self, ind=0):
-        return self.get_folded_input_shape()
-
     def get_input_datatype(self, ind=0):
         return DataType[self.get_nodeattr("in1DataType" if ind == 1 else "in0DataType")]
 
     def get_output_datatype(self, ind=0):
         return DataType[self.get_nodeattr("outputDataType")]
-
-    def get_instream_width(self, ind=0):
-        return self.get_input_datatype(ind).bitwidth() * self.get_nodeattr("PE")
-
-    def get_outstream_width(self, ind=0):
-        return self.get_output_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_exp_cycles(self):
-        """prod(numInputVectors) * NumChannels / PE (one word per cycle)."""
-        return int(np.prod(self.get_nodeattr("numInputVectors"))) * self._folds()
 
     def make_shape_compatible_op(self, model):
         node = self.onnx_node

@@ -21,17 +21,16 @@ from onnx import helper
 from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+from hw.ops.elementwise import STREAM_ATTRS, ChannelwiseStream
 from hw.ops.float_shortcut_add import check_f32
 
 
-class FloatToInt(HWCustomOp):
+class FloatToInt(ChannelwiseStream, HWCustomOp):
     """Layer class (shapes, types, numpy golden); the RTL backend is FloatToInt_rtl."""
 
     def get_nodeattr_types(self):
         attrs = {
-            "NumChannels": ("i", True, 0),
-            "PE": ("i", True, 0),
-            "numInputVectors": ("ints", False, [1]),
+            **STREAM_ATTRS,
             "inputDataType": ("s", False, "FLOAT32"),
             "outputDataType": ("s", True, ""),
             "mode": ("s", True, "", {"sign", "quant"}),
@@ -43,40 +42,12 @@ class FloatToInt(HWCustomOp):
     def _err(self, msg: str) -> ValueError:
         return ValueError(f"FloatToInt node {self.onnx_node.name}: {msg}")
 
-    def _folds(self) -> int:
-        ch, pe = self.get_nodeattr("NumChannels"), self.get_nodeattr("PE")
-        if pe < 1 or ch < 1 or ch % pe:
-            raise self._err(f"PE={pe} must divide NumChannels={ch}")
-        return ch // pe
-
     # -- shapes and types -----------------------------------------------------------------
-    def get_normal_input_shape(self, ind=0):
-        return tuple(list(self.get_nodeattr("numInputVectors")) + [self.get_nodeattr("NumChannels")])
-
-    def get_normal_output_shape(self, ind=0):
-        return self.get_normal_input_shape()
-
-    def get_folded_input_shape(self, ind=0):
-        return tuple(list(self.get_nodeattr("numInputVectors")) + [self._folds(), self.get_nodeattr("PE")])
-
-    def get_folded_output_shape(self, ind=0):
-        return self.get_folded_input_shape()
-
     def get_input_datatype(self, ind=0):
         return DataType[self.get_nodeattr("inputDataType")]
 
     def get_output_datatype(self, ind=0):
         return DataType[self.get_nodeattr("outputDataType")]
-
-    def get_instream_width(self, ind=0):
-        return self.get_input_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_outstream_width(self, ind=0):
-        return self.get_output_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_exp_cycles(self):
-        """prod(numInputVectors) * NumChannels / PE (one word per cycle)."""
-        return int(np.prod(self.get_nodeattr("numInputVectors"))) * self._folds()
 
     def make_shape_compatible_op(self, model):
         return helper.make_node("Identity", [self.onnx_node.input[0]], [self.onnx_node.output[0]])
