@@ -108,11 +108,13 @@ def need_build(build_dir, command: str, files=("compile.json", "rtl_model.onnx",
     if not d.is_dir():
         raise BiRealError(f"{d} is not a folder ({hint})")
     missing = [f for f in files if not (d / f).exists()]
+    if missing and (d / "model.onnx").is_file() and (d / "export.json").is_file():
+        raise BiRealError(f"{d} is an export folder, not a `bireal compile` build: compile it "
+                          f"first (`bireal compile --onnx {d / 'model.onnx'} --out DIR`) and "
+                          f"give `bireal {command} --build DIR`")
     if missing:
-        what = ("an export folder, not a compile folder; " if (d / "model.onnx").is_file()
-                and (d / "export.json").is_file() else "")
-        raise BiRealError(f"{d} is {what}not a `bireal compile` build: missing "
-                          f"{', '.join(missing)} ({hint})")
+        raise BiRealError(f"{d} is not a `bireal compile` build: no "
+                          f"{' and no '.join(missing)} ({hint})")
     info = need_json(d / "compile.json", "compile.json", hint)
     for k in ("onnx", "part", "board", "clock_mhz"):
         if k not in info:

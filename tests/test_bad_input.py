@@ -147,7 +147,8 @@ def test_folding_file_not_json(capsys, export, tmp_path):
 @pytest.mark.parametrize("cmd", ["sim", "synth", "timing"])
 def test_export_folder_is_not_a_build(capsys, export, cmd):
     line = error_line(capsys, cmd, "--build", export)
-    assert "not a `bireal compile` build" in line and "rtl_model.onnx" in line
+    assert "is an export folder, not a `bireal compile` build" in line
+    assert f"bireal compile --onnx {export / 'model.onnx'} --out DIR" in line
 
 
 def test_empty_folder_is_not_an_export(capsys, tmp_path):
