@@ -324,3 +324,21 @@ def test_tool_error_is_one_error_line_plus_its_log(capsys, fake_build, monkeypat
     code, err = bireal(capsys, "synth", "--build", fake_build)
     assert code == 2 and err[0] == "bireal: error: yosys failed (1): ERROR: no valid mapping"
     assert err[1:] == ["    log: /x/yosys.log"]
+
+
+@pytest.mark.parametrize("script,argv,msg", [
+    ("validate", ["--batch", "0"], "--batch must be >= 1, got 0"),
+    ("validate", ["--golden", "-1"], "--golden must be >= 0, got -1"),
+    ("measure", ["--repeats", "0"], "--repeats must be >= 1, got 0"),
+    ("measure", ["--power-seconds", "-1"], "--power-seconds must be > 0, got -1.0")])
+def test_deploy_scripts_check_numbers_first(capsys, tmp_path, script, argv, msg):
+    """The board-side scripts refuse a bad number before they look for the package."""
+    import importlib.util
+    from pathlib import Path
+    f = Path(__file__).resolve().parents[1] / "scripts" / "deploy" / f"{script}.py"
+    spec = importlib.util.spec_from_file_location(f"deploy_{script}", f)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with pytest.raises(SystemExit) as e:
+        mod.main(argv + ["--dir", str(tmp_path / "nope")])
+    assert e.value.code == 2 and msg in capsys.readouterr().err
