@@ -315,7 +315,20 @@ def build_rtl(parent, rtl, out: Path, b, clock: float, keep: dict, onnx_path, fi
         fd = rep["first_difference"]
         raise BiRealError(f"the RTL graph differs from PyTorch at layer {fd['layer']} "
                           f"(nothing written to {final or out})")
+    if final is not None and final != out:         # the HDL folders where they will be
+        _save_onnx(out / "rtl_model.onnx", repoint(copy.deepcopy(rtl), out, final))
     return rep
+
+
+def repoint(model, old: Path, new: Path):
+    """Every string attribute naming a path under folder `old` names it under `new`."""
+    o, n = str(Path(old).resolve()), str(Path(new).resolve())
+    for node in model.graph.node:
+        for a in node.attribute:
+            v = a.s.decode(errors="replace") if a.type == a.STRING else ""
+            if v == o or v.startswith(o + "/"):
+                a.s = (n + v[len(o):]).encode()
+    return model
 
 
 def print_summary(s: dict, out: Path):

@@ -342,3 +342,18 @@ def test_deploy_scripts_check_numbers_first(capsys, tmp_path, script, argv, msg)
     with pytest.raises(SystemExit) as e:
         mod.main(argv + ["--dir", str(tmp_path / "nope")])
     assert e.value.code == 2 and msg in capsys.readouterr().err
+
+
+def test_failed_default_job_restores_previous_folder(capsys, tmp_path, monkeypatch):
+    """`bireal run` (swap_out): training fails after writing a checkpoint -> previous DIR back."""
+    out = tmp_path / "o"
+    out.mkdir()
+    (out / "report.json").write_text("previous")
+
+    def half(cfg, *a, **k):
+        (tmp_path / "o" / "checkpoint.pt").write_text("half")
+        raise __import__("model.errors").errors.BiRealError("injected training failure")
+    monkeypatch.setattr("model.train.train", half)
+    assert "injected" in error_line(capsys, "run", "--epochs1", 1, "--epochs2", 0, "--out", out)
+    assert [p.name for p in out.iterdir()] == ["report.json"]
+    assert [p.name for p in tmp_path.iterdir()] == ["o"]
