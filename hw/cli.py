@@ -17,8 +17,7 @@ BOARD_NAMES = ["pynq-z2", "zcu104"]
 
 
 def check_export_arg(a):
-    from .compile import check_export
-    check_export(a.onnx, a.images)
+    guard.project_export(a.onnx, a.images)
 
 
 def cmd_verify_flow(a):

@@ -87,7 +87,7 @@ def verify_flow(onnx_path, out_dir, images: int | None = 100, cfg: FlowConfig | 
     `keep` (a dict) receives the verifier callback ("check") to verify later steps with."""
     import sys
     from tqdm import tqdm
-    check_export(onnx_path, images)
+    guard.project_export(onnx_path, images)
     if shortcut_of(onnx_path) != "fixed8":
         raise BiRealError(f"{onnx_path}: the FINN compile of a {shortcut_of(onnx_path)}-shortcut "
                           "export is not implemented yet (the float path's FINN steps and RTL "
@@ -125,18 +125,6 @@ def _save_verify(out: Path, ver: StepVerifier, onnx_path, steps: list[str]) -> d
     return rep
 
 
-def check_export(onnx_path, images: int | None = None) -> dict:
-    """onnx_path is a readable `bireal export` (model.guard.project_export) with golden tensors
-    for `images` (>= 1; None: all); returns its export.json."""
-    guard.need_int("--images", images, 1)
-    info = guard.project_export(onnx_path)
-    n = info.get("images")
-    if images is not None and n is not None and images > n:
-        raise BiRealError(f"--images {images}: {Path(onnx_path).parent} has golden tensors for "
-                          f"{n} images (choose 1..{n}, or re-export with --images {images})")
-    return info
-
-
 # a compile folder's files and the results derived from them (a new compile replaces them all)
 COMPILE_OWNED = ("model_hw.onnx", "dataflow_model.onnx", "rtl_model.onnx", "rtl", "build",
                  "folding_config.json", "estimates.json", "estimates.png", "estimates.txt",
@@ -165,7 +153,7 @@ def check_compile(onnx_path, board: str, target_fps=None, folding=None, clock_mh
         if not all(isinstance(v, dict) for v in cfg.values()):
             raise BiRealError(f"folding file {folding}: expected {{\"<node name>\": {{\"PE\": "
                               "..}, ...}} (FINN folding_config.json format)")
-    check_export(onnx_path, images)
+    guard.project_export(onnx_path, images)
     m = guard.read_onnx(onnx_path)
     dims = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
     if len(dims) == 4 and all(dims) and (target_fps or target_cycles):

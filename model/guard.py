@@ -82,9 +82,11 @@ def read_onnx(path, what: str = "ONNX file"):
     return m
 
 
-def project_export(onnx_path) -> dict:
+def project_export(onnx_path, images: int | None = None) -> dict:
     """onnx_path is a `bireal export` model.onnx: it parses, starts with the input Quant, and
-    export.json + golden tensors sit beside it. Returns export.json's content."""
+    export.json + golden tensors (for `images`, >= 1; None: any number) sit beside it.
+    Returns export.json's content."""
+    need_int("--images", images, 1)
     p = Path(onnx_path)
     m = read_onnx(p, "model.onnx")
     first = [n for n in m.graph.node if m.graph.input and m.graph.input[0].name in n.input]
@@ -97,6 +99,10 @@ def project_export(onnx_path) -> dict:
     info = need_json(p.parent / "export.json", "export.json", hint)
     if "arch" not in info:
         raise BiRealError(f"{p.parent / 'export.json'} has no 'arch': not a `bireal export`")
+    n = info.get("images")
+    if images is not None and n is not None and images > n:
+        raise BiRealError(f"--images {images}: {p.parent} has golden tensors for {n} images "
+                          f"(choose 1..{n}, or re-export with --images {images})")
     return info
 
 

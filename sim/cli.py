@@ -14,7 +14,6 @@ from model.errors import BiRealError
 
 def check_sim(a):
     """A complete compile folder whose export has the golden images asked for."""
-    from hw.compile import check_export
     guard.need_int("--images", a.images, 1)
     if not 0.0 <= a.backpressure < 1.0:
         raise BiRealError(f"--backpressure must be in [0, 1), got {a.backpressure}")
@@ -23,7 +22,7 @@ def check_sim(a):
     if not onnx.is_file():
         raise BiRealError(f"{Path(a.build) / 'compile.json'} names the export {onnx}, which is "
                           "gone (the golden images sit next to it): recompile from an export")
-    check_export(onnx, a.images)
+    guard.project_export(onnx, a.images)
 
 
 def check_synth(a):
