@@ -11,7 +11,7 @@ Two modes, per element x (float32, finite, no subnormals — model.float_path as
 
 x * 2**Frac is a power-of-two scaling, exact for every normal float32 as long as it neither
 overflows nor goes subnormal; the golden model computes it in float64 (always exact here) and
-rounds half to even with np.rint.
+rounds half to even with np.rint. RTL: hw/rtl/float_to_int.sv (FloatToInt_rtl below).
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from onnx import helper
 from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+from hw.ops.base import BirealRTLBackend
 from hw.ops.float_shortcut_add import check_f32
 
 
@@ -130,3 +131,36 @@ class FloatToInt(HWCustomOp):
         if self.get_nodeattr("mode") == "sign":
             return pe + 20
         return pe * (5 * 32 + 3 * 32 + 8 * self.get_output_datatype().bitwidth()) + 20
+
+
+class FloatToInt_rtl(FloatToInt, BirealRTLBackend):
+    """FloatToInt on the project's RTL core bireal_float_to_int (hw/rtl/float_to_int.sv:
+    per lane fp32_ge_zero (sign) or an exponent-driven shift + RNE + saturate (quant);
+    latency 4 + output register)."""
+
+    core_sv = "float_to_int.sv"
+    core_module = "bireal_float_to_int"
+    rtl_deps = ("fp32_pkg.sv", "skid_buffer.sv")
+    LATENCY = 5   # input edge -> output register
+
+    def get_verilog_top_module_intf_names(self):
+        intf = super().get_verilog_top_module_intf_names()
+        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
+        intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
+        return intf
+
+    def core_params(self, model) -> dict:
+        odt = self.get_output_datatype()
+        return {
+            "PE": self.get_nodeattr("PE"),
+            "MODE": int(self.get_nodeattr("mode") == "quant"),
+            "O_BITS": odt.bitwidth(),
+            "FRAC": self.get_nodeattr("Frac"),
+            "OUT_MIN": int(odt.min()),
+            "OUT_MAX": int(odt.max()),
+            "IN_W": self.get_instream_width_padded(0),
+            "OUT_W": self.get_outstream_width_padded(0),
+        }
+
+    def golden_execute(self, context, graph):
+        FloatToInt.execute_node(self, context, graph)
