@@ -141,3 +141,16 @@ def test_bad_accumulator_type_names_node():
     model = make_model("bad1", 2, 1, (1, 2), "INT26", f32([1, 1]), f32([0, 0]), True)
     with pytest.raises(ValueError, match="bad1.*INT26"):
         getCustomOp(model.graph.node[0]).verify_node()
+
+
+@pytest.mark.parametrize("pe,yosys", [(1, 1690 + 101), (4, 6007 + 401)])
+def test_lut_estimate_near_yosys(pe, yosys):
+    """The LUT model against Yosys synth_xilinx xc7 (LUT + SRL) of C=64, INT12, residual,
+    measured 2026-12-02 (sim.synth.synth_node): within 15 %."""
+    rng = np.random.default_rng(0)
+    model = make_model("est", 64, pe, (1, 8, 8), "INT12", f32(rng.uniform(0.01, 1, 64)),
+                       f32(rng.normal(0, 1, 64)), True)
+    op = getCustomOp(model.graph.node[0])
+    est = op.lut_estimation()
+    assert abs(est - yosys) <= 0.15 * yosys, (est, yosys)
+    assert op.dsp_estimation() == 2 * pe

@@ -187,13 +187,17 @@ class FloatShortcutAdd(AffineParams, HWCustomOp):
 
     # -- resources (constant memory: AffineParams) ------------------------------------
     def dsp_estimation(self, fpgapart=None):
-        """DSP48E1 count: 2 per lane for the 24x24-bit significand product of c * A."""
+        """DSP48E1 count: 2 per lane for the 24x24-bit significand product of c * A (24x17 +
+        24x7; Yosys xc7: 2 at PE=1, 8 at PE=4)."""
         return 2 * self.get_nodeattr("PE")
 
     def lut_estimation(self, fpgapart=None):
-        """PE * (int->float 250 + multiply 560 + add 540 [+ add 540 with residual]) + the
-        constant LUTRAM + 20 control; per-unit figures are Yosys xc7 of the fp32 cores."""
-        lane = 250 + 560 + 540 * (1 + self.get_nodeattr("has_residual"))
+        """PE * (int->float 200 + multiply 420 + add 400 [+ add 400 with residual] + the
+        delay lines as SRLs, 32 LUTs each for A, B [and x]) + the constant LUTRAM + 20
+        control. Fitted to Yosys xc7 of FloatShortcutAdd_rtl, C=64, INT12, residual:
+        PE=4 6,007 LUT + 401 SRL (estimate 6,340), PE=1 1,690 + 101 (estimate 1,600)."""
+        res = self.get_nodeattr("has_residual")
+        lane = 200 + 420 + 400 * (1 + res) + 32 * (2 + res)
         return self.get_nodeattr("PE") * lane + self.param_mem_luts() + 20
 
 
