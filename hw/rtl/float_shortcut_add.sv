@@ -12,7 +12,7 @@
 //   constants are read into fold_rom's register at the same edge) -> fp32_mul with A
 //   delayed by L_I2F - 1 (L_MUL = 8) -> fp32_add with B delayed by L_I2F + L_MUL - 1
 //   (L_ADD = 7) -> [fp32_add with x delayed by L_I2F + L_MUL + L_ADD] -> skid buffer.
-// Latency input -> output register: L_I2F + L_MUL + L_ADD (* 2 with residual) + 1 = 21 / 28.
+// Latency, accepting edge -> output register: L_I2F + L_MUL + L_ADD [+ L_ADD] + 1 = 21 [28].
 // The delay lines have no reset and shift on en (SRL-friendly on Xilinx).
 module bireal_float_shortcut_add #(
   parameter integer PE = 1,
@@ -45,17 +45,17 @@ module bireal_float_shortcut_add #(
   localparam integer L_I2F = fp32_pkg::fp32_latency({5'd0, CUTS_I2F});
   localparam integer L_MUL = fp32_pkg::fp32_latency({4'd0, CUTS_MUL}) + 2;
   localparam integer L_ADD = fp32_pkg::fp32_latency({3'd0, CUTS_ADD});
-  localparam integer N = C_BITS + (C_SIGNED ? 0 : 1);  // fp32_from_int input bits
+  localparam integer N = C_BITS + (C_SIGNED != 0 ? 0 : 1);  // fp32_from_int input bits
   localparam integer DA = L_I2F - 1;                   // A: fold_rom register + DA
   localparam integer DB = L_I2F + L_MUL - 1;           // B: fold_rom register + DB
   localparam integer DX = L_I2F + L_MUL + L_ADD;       // x: DX registers from the input
 
   // ---- control: the whole pipeline advances on `en` (from the skid buffer)
   wire en;
-  wire in1_ok = HAS_RESIDUAL ? in1_V_TVALID : 1'b1;
+  wire in1_ok = (HAS_RESIDUAL != 0) ? in1_V_TVALID : 1'b1;
   wire fire = en && in0_V_TVALID && in1_ok;
   assign in0_V_TREADY = en && in1_ok;
-  assign in1_V_TREADY = HAS_RESIDUAL ? (en && in0_V_TVALID) : 1'b0;
+  assign in1_V_TREADY = (HAS_RESIDUAL != 0) ? (en && in0_V_TVALID) : 1'b0;
 
   // ---- {B, A} of the accepted word's fold (register loaded at the accepting edge)
   logic [PE*64-1:0] prm1;
@@ -69,7 +69,7 @@ module bireal_float_shortcut_add #(
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_lane
       wire [C_BITS-1:0] cin = in0_V_TDATA[p*C_BITS +: C_BITS];
-      wire [N-1:0] cn = C_SIGNED ? N'($signed(cin)) : N'(cin);
+      wire [N-1:0] cn = (C_SIGNED != 0) ? N'($signed(cin)) : N'(cin);
       logic [31:0] ad [1:DA];         // A, delayed to meet f32(c)
       logic [31:0] bd [1:DB];         // B, delayed to meet the product
       always_ff @(posedge ap_clk) begin
@@ -91,7 +91,7 @@ module bireal_float_shortcut_add #(
       fp32_add #(.CUTS(CUTS_ADD)) addb (
         .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(prod_v), .a(prod), .b(bd[DB]),
         .out_valid(yb_v), .result(yb));
-      if (HAS_RESIDUAL) begin : g_res
+      if (HAS_RESIDUAL != 0) begin : g_res
         logic [31:0] xd [1:DX];       // x, delayed to meet RN(c*A + B)
         always_ff @(posedge ap_clk) begin
           if (en) begin
