@@ -9,13 +9,21 @@ import sys
 from pathlib import Path
 
 from model import cli as model_cli
+from model import guard
+
+VERIFY_OWNED = ("verify.json", "verify.txt", "build.log", "build")
 
 BOARD_NAMES = ["pynq-z2", "zcu104"]
 
 
+def check_export_arg(a):
+    guard.project_export(a.onnx, a.images)
+
+
 def cmd_verify_flow(a):
     from .compile import verify_flow
-    _, rep = verify_flow(a.onnx, a.out, a.images)
+    with guard.staged(a.out, VERIFY_OWNED) as tmp:    # a mismatch is a result: kept, exit 1
+        _, rep = verify_flow(a.onnx, tmp, a.images)
     print((Path(a.out) / "verify.txt").read_text().rstrip())
     if not rep["bit_exact"]:
         sys.exit(1)
@@ -33,8 +41,9 @@ def add_commands(sub):
                                       "PyTorch (per-step, per-layer report)")
     s.add_argument("--onnx", required=True, help="model.onnx written by `bireal export`")
     s.add_argument("--out", required=True)
-    s.add_argument("--images", type=int, default=100)
-    s.set_defaults(fn=cmd_verify_flow)
+    s.add_argument("--images", type=int, help="golden images checked (default: all the export "
+                                              "has)")
+    s.set_defaults(fn=cmd_verify_flow, check=check_export_arg)
     s = sub.add_parser("compile", help="QONNX -> verified FINN dataflow graph, folding, "
                                        "estimates")
     s.add_argument("--onnx", required=True, help="model.onnx written by `bireal export`")
@@ -44,8 +53,8 @@ def add_commands(sub):
     g.add_argument("--target-cycles", type=int, help="cycles per frame of the slowest layer")
     g.add_argument("--folding", help="folding_config.json (FINN format) to apply instead")
     s.add_argument("--clock-mhz", type=float, help="default: the board's (100 / 200 MHz)")
-    s.add_argument("--images", type=int, default=100,
-                   help="golden images checked after every step (default 100)")
+    s.add_argument("--images", type=int,
+                   help="golden images checked after every step (default: all the export has)")
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_compile)
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from model import guard
 from model.errors import BiRealError
 from model.export import atomic_write, save_json
 
@@ -87,8 +88,7 @@ def verify_flow(onnx_path, out_dir, images: int | None = 100, cfg: FlowConfig | 
     `keep` (a dict) receives the verifier callback ("check") to verify later steps with."""
     import sys
     from tqdm import tqdm
-    if not Path(onnx_path).is_file():
-        raise BiRealError(f"ONNX file not found: {onnx_path}")
+    guard.project_export(onnx_path, images)
     gi, go = load_golden(Path(onnx_path), images)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -122,32 +122,79 @@ def _save_verify(out: Path, ver: StepVerifier, onnx_path, steps: list[str]) -> d
     return rep
 
 
+# a compile folder's files and the results derived from them (a new compile replaces them all)
+COMPILE_OWNED = ("model_hw.onnx", "dataflow_model.onnx", "rtl_model.onnx", "rtl", "build",
+                 "folding_config.json", "estimates.json", "estimates.png", "estimates.txt",
+                 "estimates_finn.json", "verify.json", "verify.txt", "build.log",
+                 "rtl_report.json", "compile.json", "fifo_sizing.json", "sim", "sim.json",
+                 "synth", "synth.json", "synth.txt", "timing", "timing.json", "timing.txt",
+                 "vivado")
+
+
+def check_compile(onnx_path, board: str, target_fps=None, folding=None, clock_mhz=None,
+                  images=None, target_cycles=None) -> float:
+    """Every input of compile_model, before the (minute-long) build steps; returns the clock.
+    A target faster than the input stream allows names the fastest reachable one: the first
+    layer takes at most one pixel (all channels) per clock cycle, so cycles/frame >= H * W."""
+    from .boards import get_board
+    from .folding import target_from_fps
+    b = get_board(board)
+    if sum(x is not None for x in (target_fps, folding, target_cycles)) > 1:
+        raise BiRealError("give one of --target-fps, --target-cycles, --folding, not both")
+    guard.need_positive("--target-fps", target_fps)
+    guard.need_int("--target-cycles", target_cycles, 1)
+    guard.need_positive("--clock-mhz", clock_mhz)
+    clock = clock_mhz or b.clock_mhz
+    if folding is not None:
+        cfg = guard.need_json(folding, "folding file")
+        if not all(isinstance(v, dict) for v in cfg.values()):
+            raise BiRealError(f"folding file {folding}: expected {{\"<node name>\": {{\"PE\": "
+                              "..}, ...}} (FINN folding_config.json format)")
+    guard.project_export(onnx_path, images)
+    m = guard.read_onnx(onnx_path)
+    dims = [d.dim_value for d in m.graph.input[0].type.tensor_type.shape.dim]
+    if len(dims) == 4 and all(dims) and (target_fps or target_cycles):
+        least = dims[2] * dims[3]
+        fps_max = clock * 1e6 / least
+        want = target_cycles or target_from_fps(target_fps, clock)
+        if want < least:
+            raise BiRealError(
+                f"{'--target-fps %g' % target_fps if target_fps else '--target-cycles %d' % want}"
+                f" is out of reach: the accelerator reads at most one {dims[2]}x{dims[3]} image "
+                f"pixel per cycle, so a frame takes >= {least} cycles; reachable: --target-fps "
+                f"<= {fps_max:.0f} at {clock:g} MHz (--target-cycles >= {least})")
+    return clock
+
+
 def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float | None = None,
                   folding: str | None = None, clock_mhz: float | None = None,
                   images: int | None = 100, quiet: bool = False,
                   target_cycles: int | None = None) -> dict:
+    """Check every input, then compile into a temporary sibling of out_dir renamed at the end
+    (model.guard.staged: a failure leaves out_dir as it was)."""
+    clock = check_compile(onnx_path, board, target_fps, folding, clock_mhz, images,
+                          target_cycles)
+    with guard.staged(out_dir, COMPILE_OWNED) as work:
+        return _compile(onnx_path, work, Path(out_dir), board, clock, target_fps, folding,
+                        images, quiet, target_cycles)
+
+
+def _compile(onnx_path, out: Path, final: Path, board, clock, target_fps, folding, images,
+             quiet, target_cycles) -> dict:
+    """compile_model's work in folder `out`; paths stored in the files name `final`."""
     from qonnx.custom_op.registry import getCustomOp
     from . import estimates as E
     from . import folding as F
     from .boards import get_board
     t0 = time.time()
-    b = get_board(board)                                    # fail early on a bad board name
-    clock = clock_mhz or b.clock_mhz
-    if sum(x is not None for x in (target_fps, folding, target_cycles)) > 1:
-        raise BiRealError("give one of --target-fps, --target-cycles, --folding, not both")
-    if target_fps is not None and target_fps <= 0:
-        raise BiRealError(f"--target-fps must be > 0, got {target_fps}")
-    if target_cycles is not None and target_cycles < 1:
-        raise BiRealError(f"--target-cycles must be >= 1, got {target_cycles}")
-    if folding and not Path(folding).is_file():
-        raise BiRealError(f"folding file not found: {folding}")
-    out = Path(out_dir)
+    b = get_board(board)
     keep: dict = {}
     parent, rep = verify_flow(onnx_path, out, images, quiet=quiet, keep=keep)
     if not rep["bit_exact"]:
         fd = rep["first_difference"]
         raise BiRealError(f"verification failed at step {fd['step']}, layer {fd['layer']} "
-                          f"(see {out / 'verify.json'})")
+                          f"(nothing written to {final}; rerun `bireal verify --out DIR` for "
+                          "the per-step report)")
     child0 = partition_model(parent)
     log = keep["log"]
     from .rtl_flow import float_rtl_missing
@@ -186,17 +233,20 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
             how += f"; {frep['warning']}"
         if not frep["fits"]:
             how += f"; the RTL design does not fit {board} at any folding: the fastest is kept"
+        if target_fps and frep["est_fps"] < target_fps:
+            how += (f"; target {target_fps:g} FPS not reached: the fastest folding that fits "
+                    f"{board} reaches {frep['est_fps']:.0f} FPS at {clock:g} MHz")
         est = E.estimate(child, board, clock_mhz=clock)     # FINN's graph at that folding
     sdp = partition_node(parent)
     _save_onnx(out / "dataflow_model.onnx", child)
-    getCustomOp(sdp).set_nodeattr("model", str((out / "dataflow_model.onnx").resolve()))
+    getCustomOp(sdp).set_nodeattr("model", str((final / "dataflow_model.onnx").resolve()))
     _save_onnx(out / "model_hw.onnx", parent)
     save_json(out / "folding_config.json", F.folding_config(child))
     est["folding"] = how
     est["target_fps"] = target_fps
     save_json(out / "estimates_finn.json", est)
     # RTL: this project's units + finn-rtllib, FIFOs sized, HDL written, verified again
-    rep = build_rtl(parent, rtl, out, b, clock, keep, onnx_path)
+    rep = build_rtl(parent, rtl, out, b, clock, keep, onnx_path, final)
     save_json(out / "rtl_report.json", rrep)
     est = E.estimate(rtl, board, clock_mhz=clock)
     est["folding"] = how
@@ -283,7 +333,7 @@ def _specialize(child, part: str, log, stage: str = "all"):
         return fn(copy.deepcopy(child), part)
 
 
-def build_rtl(parent, rtl, out: Path, b, clock: float, keep: dict, onnx_path):
+def build_rtl(parent, rtl, out: Path, b, clock: float, keep: dict, onnx_path, final=None):
     """The RTL graph's HDL into out/rtl/<layer>/, saved as out/rtl_model.onnx, then verified
     against PyTorch like every build step ("rtl")."""
     import copy
@@ -305,8 +355,21 @@ def build_rtl(parent, rtl, out: Path, b, clock: float, keep: dict, onnx_path):
     if not rep["bit_exact"]:
         fd = rep["first_difference"]
         raise BiRealError(f"the RTL graph differs from PyTorch at layer {fd['layer']} "
-                          f"(see {out / 'verify.json'})")
+                          f"(nothing written to {final or out})")
+    if final is not None and final != out:         # the HDL folders where they will be
+        _save_onnx(out / "rtl_model.onnx", repoint(copy.deepcopy(rtl), out, final))
     return rep
+
+
+def repoint(model, old: Path, new: Path):
+    """Every string attribute naming a path under folder `old` names it under `new`."""
+    o, n = str(Path(old).resolve()), str(Path(new).resolve())
+    for node in model.graph.node:
+        for a in node.attribute:
+            v = a.s.decode(errors="replace") if a.type == a.STRING else ""
+            if v == o or v.startswith(o + "/"):
+                a.s = (n + v[len(o):]).encode()
+    return model
 
 
 def print_summary(s: dict, out: Path):

@@ -1,4 +1,8 @@
-"""`bireal` command line: info, train, export, verify-export, run (the default job), data."""
+"""`bireal` command line: info, train, export, verify-export, run (the default job), data.
+
+Every command checks its inputs before it starts (its parser's `check`, model.guard) and
+writes its --out all or nothing (model.guard.staged / swapped); `main` turns the project's
+error classes into one `bireal: error: ...` line and exit code 2."""
 from __future__ import annotations
 
 import argparse
@@ -9,6 +13,7 @@ import warnings
 from dataclasses import fields
 from pathlib import Path
 
+from . import guard
 from .errors import BiRealError
 from .nets import ARCHS
 from .quant import SHORTCUT_MODES
@@ -39,11 +44,49 @@ def cmd_info(a):
     print(json.dumps(info) if a.json else format_info(info))
 
 
-def cmd_train(a):
-    from .train import train
+def train_config(a) -> TrainConfig:
     names = {f.name for f in fields(TrainConfig)}
-    cfg = TrainConfig(**{k: v for k, v in vars(a).items() if k in names and v is not None})
-    m = train(cfg)
+    return TrainConfig(**{k: v for k, v in vars(a).items() if k in names and v is not None})
+
+
+def check_train(a):
+    """Arch, dataset, shortcut and every number of the recipe, before any data is loaded."""
+    from .data import _check_name
+    from .nets import get_arch
+    from .quant import shortcut_mode
+    c = train_config(a)
+    get_arch(c.arch)
+    _check_name(c.data)
+    shortcut_mode(c.shortcut, c.shortcut_bits, c.shortcut_frac)
+    guard.need_int("--epochs1", c.epochs1, 0)
+    guard.need_int("--epochs2", c.epochs2, 0)
+    if c.epochs1 + c.epochs2 < 1:
+        raise BiRealError(f"--epochs1 {c.epochs1} + --epochs2 {c.epochs2}: train at least 1 epoch")
+    for k in ("batch_size", "bn_recal_batches"):
+        guard.need_int("--" + k.replace("_", "-"), getattr(c, k), 1)
+    for k in ("workers", "threads", "limit", "bn_freeze"):
+        guard.need_int("--" + k.replace("_", "-"), getattr(c, k), 0)
+    guard.need_positive("--lr", c.lr)
+    guard.need_positive("--lr2", c.lr2)
+    if not 0 <= c.ema < 1 or not c.weight_decay >= 0:
+        raise BiRealError(f"--ema must be in [0, 1) and --weight-decay >= 0, got {c.ema} and "
+                          f"{c.weight_decay}")
+    if c.data_root is not None and not Path(c.data_root).is_dir():
+        raise BiRealError(f"--data-root {c.data_root} is not a folder")
+    if c.resume and (Path(c.out) / "checkpoint.pt").exists():
+        from .checkpoint import load_checkpoint
+        load_checkpoint(Path(c.out) / "checkpoint.pt", arch=c.arch)
+
+
+def cmd_train(a):
+    import os
+    from .train import train
+    cfg = train_config(a)
+    if cfg.resume or int(os.environ.get("RANK", "0")) != 0:
+        m = train(cfg)              # --resume continues OUT in place; other ranks write nothing
+    else:
+        with guard.staged(cfg.out, ("checkpoint.pt", "metrics.json", "curves.png")) as tmp:
+            m = train(cfg, write_dir=tmp)
     if m["rank"] != 0:
         return
     kind = "float32" if cfg.shortcut == "float32" else "integer"
@@ -52,7 +95,8 @@ def cmd_train(a):
           f"metrics.json, curves.png")
 
 
-def do_export(a) -> dict:
+def do_export(a, write_dir=None) -> dict:
+    """Export into write_dir (default a.out); messages name a.out."""
     import torch
     from .checkpoint import model_from_checkpoint
     from .deploy import deploy
@@ -62,6 +106,7 @@ def do_export(a) -> dict:
     mode = getattr(a, "shortcut", None)
     if mode is not None:
         shortcut_mode(mode)                     # one clear error for a bad name
+    guard.need_int("--images", a.images, 1)
     if a.ckpt:
         net = model_from_checkpoint(a.ckpt, a.arch)
         src = f"checkpoint {a.ckpt}"
@@ -75,7 +120,7 @@ def do_export(a) -> dict:
     else:
         raise BiRealError("export needs --ckpt FILE, or --arch A with --random-init")
     x, desc = _images_for(net.spec.name, a.images, a.data, a.data_root, a.seed)
-    info = export_model(deploy(net, a.affine_bits), x, a.out,
+    info = export_model(deploy(net, a.affine_bits), x, write_dir or a.out,
                         meta={"weights": src, "golden_inputs": desc})
     print(f"exported {info['arch']} ({src}) to {Path(a.out) / 'model.onnx'} with golden "
           f"tensors for {info['images']} images ({desc})")
@@ -109,14 +154,51 @@ def do_verify(d: Path, limit: int | None = None) -> dict:
     return r
 
 
+EXPORT_OWNED = guard.EXPORT_FILES + ("golden_float.npz", "export_check.json")
+
+
+def check_export(a):
+    guard.need_int("--images", a.images, 1)
+    guard.need_int("--affine-bits", a.affine_bits, 8, 24)     # model.deploy.DeployBiReal
+    if a.ckpt:
+        from .checkpoint import load_checkpoint
+        load_checkpoint(a.ckpt, a.arch)
+    elif not (a.arch and a.random_init):
+        raise BiRealError("export needs --ckpt FILE, or --arch A with --random-init")
+    if a.data_root is not None and not Path(a.data_root).is_dir():
+        raise BiRealError(f"--data-root {a.data_root} is not a folder")
+
+
 def cmd_export(a):
-    do_export(a)
+    with guard.staged(a.out, EXPORT_OWNED) as tmp:    # a new export replaces the old files
+        do_export(a, write_dir=tmp)
+
+
+def check_verify(a):
+    guard.need_int("--images", a.images, 1)
+    d = Path(a.dir)
+    if not d.is_dir():
+        raise BiRealError(f"--dir {d} is not a folder (give the folder `bireal export --out` "
+                          "wrote)")
+    guard.project_export(d / "model.onnx", a.images)
 
 
 def cmd_verify(a):
     r = do_verify(Path(a.dir), a.images)
     if not r["ok"]:
         sys.exit(1)
+
+
+def check_run(a):
+    """The default job's numbers (each stage adds its own checks)."""
+    guard.need_int("--epochs1", a.epochs1, 0)
+    guard.need_int("--epochs2", a.epochs2, 0)
+    if a.epochs1 + a.epochs2 < 1:
+        raise BiRealError(f"--epochs1 {a.epochs1} + --epochs2 {a.epochs2}: train at least 1 epoch")
+    guard.need_int("--images", a.images, 1)
+    guard.need_int("--threads", a.threads, 0)
+    from .data import _check_name
+    _check_name(a.data)
 
 
 def cmd_run(a):
@@ -190,8 +272,10 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument(f"--{k}", type=t)
     s.add_argument("--shortcut", help=SHORTCUT_HELP)
     s.add_argument("--grad-variant", choices=["paper", "official"])
-    s.add_argument("--resume", action="store_true")
-    s.set_defaults(fn=cmd_train)
+    s.add_argument("--resume", action="store_true",
+                   help="continue OUT/checkpoint.pt in place (without it OUT is written all or "
+                        "nothing at the end)")
+    s.set_defaults(fn=cmd_train, check=check_train)
 
     s = sub.add_parser("export", help="QONNX + golden tensors (deployed integer model)")
     s.add_argument("--ckpt")
@@ -205,12 +289,12 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--affine-bits", type=int, default=16)
     s.add_argument("--shortcut", help=SHORTCUT_HELP + " (with --random-init; a checkpoint "
                                       "keeps its own)")
-    s.set_defaults(fn=cmd_export)
+    s.set_defaults(fn=cmd_export, check=check_export)
 
     s = sub.add_parser("verify-export", help="qonnx execution of DIR/model.onnx vs golden")
     s.add_argument("--dir", required=True)
     s.add_argument("--images", type=int)
-    s.set_defaults(fn=cmd_verify)
+    s.set_defaults(fn=cmd_verify, check=check_verify)
 
     s = sub.add_parser("run", help="default job: train bireal-tiny -> export -> verify")
     s.add_argument("--arch", default="bireal-tiny", choices=archs)
@@ -221,7 +305,7 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument("--images", type=int, default=100)
     s.add_argument("--threads", type=int, default=0)
     s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(fn=cmd_run)
+    s.set_defaults(fn=cmd_run, check=check_run, swap_out=True)
 
     s = sub.add_parser("download-cifar10", help="fetch + md5-check the CIFAR-10 binary tarball")
     s.add_argument("--root", required=True)
@@ -229,16 +313,38 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv=None, make_parser=None):
-    """Parse and run; a later stage passes its extended `make_parser` (see hw.cli)."""
+def run_command(args):
+    """`check` (inputs, before any work), then the command; `swap_out` jobs (run) write --out
+    all or nothing through guard.swapped."""
+    if getattr(args, "check", None):
+        args.check(args)
+    if getattr(args, "swap_out", False):
+        with guard.swapped(args.out):
+            args.fn(args)
+    else:
+        args.fn(args)
+
+
+def main(argv=None, make_parser=None, errors: tuple = ()):
+    """Parse and run; a later stage passes its extended `make_parser` (see hw.cli) and its own
+    error classes (`errors`: tool failures the user can act on). Those and BiRealError become
+    one `bireal: error:` line (a tool's log tail follows, indented) and exit code 2; any
+    other exception is a bug and keeps its traceback."""
     warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
     warnings.filterwarnings("ignore", category=UserWarning, module="qonnx")
     args = (make_parser or parser)().parse_args(argv)
     try:
-        args.fn(args)
-    except BiRealError as e:
-        print(f"bireal: error: {e}", file=sys.stderr)
+        run_command(args)
+    except (BiRealError, *errors) as e:
+        lines = str(e).strip().splitlines() or [type(e).__name__]
+        print(f"bireal: error: {lines[0]}", file=sys.stderr)
+        for ln in lines[1:]:
+            print(f"    {ln}", file=sys.stderr)
         sys.exit(2)
+    except KeyboardInterrupt:
+        print("bireal: interrupted (no --out was changed: outputs are written all or nothing)",
+              file=sys.stderr)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

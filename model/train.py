@@ -183,14 +183,15 @@ def _progress(it, enabled, desc):
     return tqdm(it, desc=desc, leave=False, disable=None if enabled is None else not enabled)
 
 
-def train(cfg: TrainConfig, log=print) -> dict:
-    """Run both stages; returns the metrics dict (also written to OUT/metrics.json)."""
+def train(cfg: TrainConfig, log=print, write_dir=None) -> dict:
+    """Run both stages; returns the metrics dict (also written to OUT/metrics.json).
+    write_dir: write the files there instead of cfg.out (`bireal train` stages its output)."""
     spec = get_arch(cfg.arch)
     rank, world, device = _dist()
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
-    out = Path(cfg.out)
+    out = Path(write_dir or cfg.out)
     # float32: shortcut_bits/frac format the returns to integers (downsample input, head)
     q = QuantConfig(shortcut=shortcut_mode(cfg.shortcut, cfg.shortcut_bits, cfg.shortcut_frac),
                     w_bits=cfg.w_bits, grad_variant=cfg.grad_variant)

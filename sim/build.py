@@ -118,22 +118,61 @@ def measure_sim(deploy: Path) -> dict:
     return json.loads(out.read_text())
 
 
-def build(a) -> dict:
-    """The whole flow (see module doc); returns DIR/build.json's content."""
-    from hw.compile import compile_model
-    from hw.vivado import find_vivado, vivado_step
+def check_build(a):
+    """Every input of `bireal build` before its minutes of work: numbers, shortcut mode, the
+    checkpoint (loaded), and a --target-fps the input stream can reach (one pixel per cycle)."""
+    from hw.boards import get_board
+    from model import guard
+    from model.nets import get_arch
+    from model.quant import shortcut_mode
+    spec = get_arch(a.arch)
+    shortcut_mode(a.shortcut)
+    guard.need_int("--images", a.images, 1)
+    guard.need_int("--verify-images", a.verify_images, 1)
+    guard.need_positive("--target-fps", a.target_fps)
+    if a.train or not a.ckpt:
+        guard.need_int("--epochs1", a.epochs1, 0)
+        guard.need_int("--epochs2", a.epochs2, 0)
+        if a.epochs1 + a.epochs2 < 1:
+            raise BiRealError(f"--epochs1 {a.epochs1} + --epochs2 {a.epochs2}: train at least "
+                              "1 epoch")
+    if a.ckpt:
+        from model.checkpoint import load_checkpoint
+        load_checkpoint(a.ckpt, a.arch)
+    clock = get_board(a.board).clock_mhz
+    least = spec.in_size * spec.in_size
+    if a.target_fps and a.target_fps > clock * 1e6 / least:
+        raise BiRealError(f"--target-fps {a.target_fps:g} is out of reach: the accelerator "
+                          f"reads at most one {spec.in_size}x{spec.in_size} image pixel per "
+                          f"cycle; reachable: --target-fps <= {clock * 1e6 / least:.0f} at "
+                          f"{clock:g} MHz on {a.board}")
 
-    from .deploy import write_deploy
-    from .report import write_report
-    from .run import format_sim, simulate
+
+def build(a) -> dict:
+    """The whole flow (see module doc); returns DIR/build.json's content. Inputs are checked
+    first; DIR is written all or nothing (model.guard.swapped: a failure restores the
+    previous DIR). Files record their own paths (compile.json, deploy/config.json, the Vivado
+    script), so the job works in DIR itself rather than in a renamed sibling."""
+    from hw.vivado import find_vivado
+    from model import guard
+    check_build(a)
     out = Path(a.out or f"runs/{a.arch}-{a.board}")
-    if a.ckpt and not Path(a.ckpt).is_file():
-        raise BiRealError(f"--ckpt {a.ckpt}: no such checkpoint file")
     vivado = find_vivado()
     if a.require_bitstream and not vivado:
         raise BiRealError("--require-bitstream: Vivado not found (not on PATH, XILINX_VIVADO "
                           "not set); nothing was built")
-    out.mkdir(parents=True, exist_ok=True)
+    with guard.swapped(out) as sw:
+        a.ckpt = sw.moved(a.ckpt)                 # --ckpt DIR/checkpoint.pt: its old place
+        return _build(a, out, vivado)
+
+
+def _build(a, out: Path, vivado) -> dict:
+    from hw.compile import compile_model
+    from hw.vivado import vivado_step
+
+    from .deploy import write_deploy
+    from .report import write_report
+    from .run import format_sim, simulate
     hw = out / "hw"
     st = Steps(["model", "hw", "sim", "vivado", "deploy", "synth"]
                + (["timing"] if a.timing else []) + ["report"])
@@ -144,7 +183,7 @@ def build(a) -> dict:
     st.start("hw", f"FINN compile for {a.board}, every build step checked on "
                    f"{a.verify_images} images -> {hw}")
     comp = compile_model(out / "model.onnx", hw, board=a.board, target_fps=a.target_fps,
-                         images=a.verify_images)
+                         images=min(a.verify_images, a.images))
     st.done()
     st.start("sim", f"Verilator cycle-accurate simulation of {a.images} images"
              + ("" if a.no_synth else "; Yosys synthesis of the whole design alongside"))
@@ -153,16 +192,23 @@ def build(a) -> dict:
         from .fifo_sizing import size_fifos
         size_fifos(hw)            # first: it rewrites rtl_model.onnx and the FIFO HDL in place
     th = None if a.no_synth else _synth_thread(hw, box)
-    sim = simulate(hw, images=a.images)
-    print(format_sim(sim))
-    st.done()
-    st.start("vivado", "stitched IP + Zynq shell TCL" + (", bitstream" if vivado else ""))
-    viv = vivado_step(hw, a.board, deploy_dir=out / "deploy", run=bool(vivado))
-    st.done()
-    st.start("deploy", f"deploy package -> {out / 'deploy'}; measure.py on the sim backend")
-    dep = write_deploy(hw, out, bitfile=viv["bitfile"], hwh=viv["hwh"])
-    meas = measure_sim(dep)
-    st.done()
+    try:
+        sim = simulate(hw, images=a.images)
+        print(format_sim(sim))
+        st.done()
+        st.start("vivado", "stitched IP + Zynq shell TCL" + (", bitstream" if vivado else ""))
+        viv = vivado_step(hw, a.board, deploy_dir=out / "deploy", run=bool(vivado))
+        st.done()
+        st.start("deploy", f"deploy package -> {out / 'deploy'}; measure.py on the sim backend")
+        dep = write_deploy(hw, out, bitfile=viv["bitfile"], hwh=viv["hwh"])
+        meas = measure_sim(dep)
+        st.done()
+    except BaseException:
+        if th is not None and th.is_alive():     # it writes into DIR: let it end before the
+            print("build failed: waiting for the Yosys thread before removing the half-"
+                  f"written {out}", file=sys.stderr, flush=True)    # folder goes
+            th.join()
+        raise
     st.start("synth", "Yosys synth_xilinx of the whole accelerator" + (
         " (skipped: --no-synth)" if th is None else ", started after FIFO sizing: waiting"))
     if th is not None:

@@ -8,6 +8,31 @@ from pathlib import Path
 
 from hw import cli as hw_cli
 from model import cli as model_cli
+from model import guard
+from model.errors import BiRealError
+
+
+def check_sim(a):
+    """A complete compile folder whose export has the golden images asked for."""
+    guard.need_int("--images", a.images, 1)
+    if not 0.0 <= a.backpressure < 1.0:
+        raise BiRealError(f"--backpressure must be in [0, 1), got {a.backpressure}")
+    info = guard.need_build(a.build, "sim")
+    onnx = Path(info["onnx"])
+    if not onnx.is_file():
+        raise BiRealError(f"{Path(a.build) / 'compile.json'} names the export {onnx}, which is "
+                          "gone (the golden images sit next to it): recompile from an export")
+    guard.project_export(onnx, a.images)
+
+
+def check_synth(a):
+    guard.need_build(a.build, "synth")
+
+
+def check_timing(a):
+    guard.need_build(a.build, "timing", files=("rtl_model.onnx", "rtl"))
+    guard.need_int("--jobs", a.jobs, 1)
+    guard.need_positive("--freq", a.freq)
 
 
 def cmd_sim(a):
@@ -39,17 +64,18 @@ def add_commands(sub):
     s = sub.add_parser("sim", help="cycle-accurate Verilator simulation of the compiled "
                                    "accelerator, every output checked against PyTorch")
     s.add_argument("--build", required=True, help="folder written by `bireal compile --out`")
-    s.add_argument("--images", type=int, default=100, help="frames to stream (default 100)")
+    s.add_argument("--images", type=int, help="frames to stream (default: every golden image "
+                                              "of the export, 100 by default)")
     s.add_argument("--backpressure", type=float, default=0.0,
                    help="probability the output is not ready in a cycle (default 0)")
     s.add_argument("--seed", type=int, default=1)
-    s.set_defaults(fn=cmd_sim)
+    s.set_defaults(fn=cmd_sim, check=check_sim)
     s = sub.add_parser("synth", help="Yosys synth_xilinx of the compiled accelerator: "
                                      "post-synthesis LUT/FF/BRAM/DSP beside the analytical ones")
     s.add_argument("--build", required=True, help="folder written by `bireal compile --out`")
     s.add_argument("--per-unit", action="store_true",
                    help="also synthesize one layer of every RTL unit type on its own")
-    s.set_defaults(fn=cmd_synth)
+    s.set_defaults(fn=cmd_synth, check=check_synth)
     s = sub.add_parser("timing", help="per-unit timing check: one node of each unit kind "
                                       "placed and routed out of context (nextpnr-ecp5) for "
                                       "its Fmax and critical path, plus Yosys ltp logic depth")
@@ -60,7 +86,7 @@ def add_commands(sub):
                    help="target clock in MHz (default: the build's clock, 100)")
     s.add_argument("--jobs", type=int, default=1, help="units in parallel (default 1)")
     s.add_argument("--no-cache", action="store_true", help="ignore cached results")
-    s.set_defaults(fn=cmd_timing)
+    s.set_defaults(fn=cmd_timing, check=check_timing)
 
 
 def cmd_run(a):
@@ -92,8 +118,16 @@ def parser():
     return p
 
 
+def tool_errors() -> tuple:
+    """The sim stage's error classes a user can act on (a tool failed or is missing)."""
+    from .synth import SynthError
+    from .tools import ToolMissing
+    from .verilate import SimError, VerilateError
+    return (SynthError, ToolMissing, VerilateError, SimError)
+
+
 def main(argv=None):
-    model_cli.main(argv, parser)
+    model_cli.main(argv, parser, errors=tool_errors())
 
 
 if __name__ == "__main__":

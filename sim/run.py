@@ -165,13 +165,16 @@ def first_bad_layer(d: Design, codes: np.ndarray) -> dict:
     return {"layer": None, "note": "every internal stream matched; the difference is at the output"}
 
 
-def simulate(build_dir, images: int = 100, backpressure: float = 0.0, seed: int = 1,
+def simulate(build_dir, images: int | None = 100, backpressure: float = 0.0, seed: int = 1,
              quiet: bool = False) -> dict:
     """Simulate `images` frames of DIR's accelerator; write and return DIR/sim.json."""
     import sys
     from hw.compile import load_golden
+    from model import guard
     if not 0.0 <= backpressure < 1.0:
         raise BiRealError(f"--backpressure must be in [0, 1), got {backpressure}")
+    guard.need_int("--images", images, 1)               # before FIFO sizing's minutes
+    guard.need_build(build_dir, "sim")
     if not (Path(build_dir) / "fifo_sizing.json").is_file():
         from .fifo_sizing import size_fifos
         size_fifos(build_dir, quiet=quiet)

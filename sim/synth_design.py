@@ -27,7 +27,9 @@ def synth_design(build_dir, per_unit=False, whole: bool = True, quiet: bool = Fa
     whole: also the stitched design (minutes for a whole net)."""
     import sys
     from hw.rtl_flow import finn_settings
+    from model.guard import need_build
     d = Path(build_dir)
+    need_build(d, "synth")
     finn_settings((d / "synth").resolve())
     info = json.loads((d / "compile.json").read_text())
     est = json.loads((d / "estimates.json").read_text())

@@ -90,6 +90,13 @@ def test_float_end_graph_and_estimates(float_compiled):
     from hw.ops import custom_op
     if "FloatShortcutAdd_rtl" not in custom_op:
         assert err is not None and err.startswith("float32 RTL not available") and "\n" not in err
+    else:                                       # the RTL graph was built and verified too
+        assert err is None
+        rep = json.loads((c / "verify.json").read_text())
+        assert rep["steps"][-1]["step"] == "rtl" and rep["steps"][-1]["bit_exact"]
+        rtl = ModelWrapper(str(c / "rtl_model.onnx"))
+        ops = [n.op_type for n in rtl.graph.node]
+        assert ops.count("FloatShortcutAdd_rtl") == 7 and ops.count("FloatToInt_rtl") == 7
     child = ModelWrapper(str(c / "dataflow_model.onnx"))
     ops = [n.op_type for n in child.graph.node]
     assert ops.count("FloatShortcutAdd") == 7 and ops.count("FloatToInt") == 7

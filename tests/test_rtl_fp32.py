@@ -124,8 +124,8 @@ def test_directed_from_int(fp32_tb, unit):
 # plusarg, so one extra build holds them all; the bulk check must catch every one of them
 
 MUTANTS = {  # name: (file, original, mutant, harness units that must see a difference)
-    "half_up": ("fp32_pkg.sv", "up = u.g && (u.s || u.frac[0]);",
-                'up = $test$plusargs("half_up") ? u.g : (u.g && (u.s || u.frac[0]));',
+    "half_up": ("fp32_pkg.sv", "fp32_rne_up = g && (s || lsb);",
+                'fp32_rne_up = $test$plusargs("half_up") ? g : (g && (s || lsb));',
                 ["add", "mul", "i32"]),
     "ftz_in": ("fp32_pkg.sv", "u.sig = {hidden, x[22:0]};",
                "u.sig = {hidden, ($test$plusargs(\"ftz_in\") && !hidden) ? 23'd0 : x[22:0]};",

@@ -14,8 +14,8 @@ from hw.ops.xnor_mvau import XnorMVAU_rtl  # noqa: E402
 from hw.ops.int_mvau import IntMVAU_rtl  # noqa: E402
 from hw.ops.tlast_marker import TLastMarker_rtl  # noqa: E402
 from hw.ops.max_pool import MaxPool_rtl  # noqa: E402
-from hw.ops.float_shortcut_add import FloatShortcutAdd  # noqa: E402
-from hw.ops.float_to_int import FloatToInt  # noqa: E402
+from hw.ops.float_shortcut_add import FloatShortcutAdd, FloatShortcutAdd_rtl  # noqa: E402
+from hw.ops.float_to_int import FloatToInt, FloatToInt_rtl  # noqa: E402
 
 custom_op["DuplicateStreams_rtl"] = DuplicateStreams_rtl
 custom_op["GlobalAccPool_rtl"] = GlobalAccPool_rtl
@@ -28,3 +28,5 @@ custom_op["MaxPool_rtl"] = MaxPool_rtl
 # float32 shortcut path: layer classes (numpy golden); their RTL backends are the *_rtl ops
 custom_op["FloatShortcutAdd"] = FloatShortcutAdd
 custom_op["FloatToInt"] = FloatToInt
+custom_op["FloatShortcutAdd_rtl"] = FloatShortcutAdd_rtl
+custom_op["FloatToInt_rtl"] = FloatToInt_rtl

@@ -10,6 +10,7 @@ separately rounded float32 ops in this order (round to nearest even, no FMA):
 
 A conv whose accumulator is c_int * 2**-k (an 8-bit downsample conv) gets A = a * 2**-k, which
 is exact (a power-of-two scale of a normal float32) and gives the same rounded product.
+RTL: hw/rtl/float_shortcut_add.sv (FloatShortcutAdd_rtl below).
 A and B are stored as their float32 bit patterns (uint32 in `ints` attributes), so the ONNX
 graph carries the exact constants. The golden model asserts what a flush-to-zero, no-NaN FP
 unit needs: |c| < 2**24 and integer, every result finite and not subnormal; the error names
@@ -23,6 +24,8 @@ from onnx import helper
 from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
+from hw.ops.base import BirealRTLBackend
+from hw.ops.elementwise import STREAM_ATTRS
 from hw.ops.requant import AffineParams
 
 F32_EXACT_INT = 2 ** 24
@@ -55,9 +58,7 @@ class FloatShortcutAdd(AffineParams, HWCustomOp):
 
     def get_nodeattr_types(self):
         attrs = {
-            "NumChannels": ("i", True, 0),
-            "PE": ("i", True, 0),
-            "numInputVectors": ("ints", False, [1]),
+            **STREAM_ATTRS,
             "in0DataType": ("s", True, ""),            # integer accumulator c
             "in1DataType": ("s", False, "FLOAT32"),    # float32 shortcut x (has_residual)
             "outputDataType": ("s", False, "FLOAT32"),
@@ -96,33 +97,11 @@ class FloatShortcutAdd(AffineParams, HWCustomOp):
     def n_inputs(self) -> int:
         return 1 + self.get_nodeattr("has_residual")
 
-    def get_normal_input_shape(self, ind=0):
-        return tuple(list(self.get_nodeattr("numInputVectors")) + [self.get_nodeattr("NumChannels")])
-
-    def get_normal_output_shape(self, ind=0):
-        return self.get_normal_input_shape()
-
-    def get_folded_input_shape(self, ind=0):
-        return tuple(list(self.get_nodeattr("numInputVectors")) + [self._folds(), self.get_nodeattr("PE")])
-
-    def get_folded_output_shape(self, ind=0):
-        return self.get_folded_input_shape()
-
     def get_input_datatype(self, ind=0):
         return DataType[self.get_nodeattr("in1DataType" if ind == 1 else "in0DataType")]
 
     def get_output_datatype(self, ind=0):
         return DataType[self.get_nodeattr("outputDataType")]
-
-    def get_instream_width(self, ind=0):
-        return self.get_input_datatype(ind).bitwidth() * self.get_nodeattr("PE")
-
-    def get_outstream_width(self, ind=0):
-        return self.get_output_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_exp_cycles(self):
-        """prod(numInputVectors) * NumChannels / PE (one word per cycle)."""
-        return int(np.prod(self.get_nodeattr("numInputVectors"))) * self._folds()
 
     def make_shape_compatible_op(self, model):
         node = self.onnx_node
@@ -185,11 +164,62 @@ class FloatShortcutAdd(AffineParams, HWCustomOp):
 
     # -- resources (constant memory: AffineParams) ------------------------------------
     def dsp_estimation(self, fpgapart=None):
-        """DSP48E1 count: 2 per lane for the 24x24-bit significand product of c * A."""
+        """DSP48E1 count: 2 per lane for the 24x24-bit significand product of c * A (24x17 +
+        24x7; Yosys xc7: 2 at PE=1, 8 at PE=4)."""
         return 2 * self.get_nodeattr("PE")
 
     def lut_estimation(self, fpgapart=None):
-        """PE * (int->float 250 + multiply 560 + add 540 [+ add 540 with residual]) + the
-        constant LUTRAM + 20 control; per-unit figures are Yosys xc7 of the fp32 cores."""
-        lane = 250 + 560 + 540 * (1 + self.get_nodeattr("has_residual"))
+        """PE * (int->float 200 + multiply 420 + add 400 [+ add 400 with residual] + the
+        delay lines as SRLs, 32 LUTs each for A, B [and x]) + the constant LUTRAM + 20
+        control. Fitted to Yosys xc7 of FloatShortcutAdd_rtl, C=64, INT12, residual:
+        PE=4 6,007 LUT + 401 SRL (estimate 6,340), PE=1 1,690 + 101 (estimate 1,600)."""
+        res = self.get_nodeattr("has_residual")
+        lane = 200 + 420 + 400 * (1 + res) + 32 * (2 + res)
         return self.get_nodeattr("PE") * lane + self.param_mem_luts() + 20
+
+
+class FloatShortcutAdd_rtl(FloatShortcutAdd, BirealRTLBackend):
+    """FloatShortcutAdd on the project's RTL core bireal_float_shortcut_add
+    (hw/rtl/float_shortcut_add.sv: fp32_from_int -> fp32_mul -> fp32_add [-> fp32_add] per
+    lane, one global enable, output skid buffer; latency 21 cycles, 28 with the residual)."""
+
+    core_sv = "float_shortcut_add.sv"
+    core_module = "bireal_float_shortcut_add"
+    rtl_deps = ("fp32_pkg.sv", "fp32_stage.sv", "fp32_from_int.sv", "fp32_mul.sv",
+                "fp32_add.sv", "fold_rom.sv", "skid_buffer.sv")
+    LATENCY = {0: 5 + 8 + 7 + 1, 1: 5 + 8 + 7 + 7 + 1}   # input edge -> output register
+
+    def get_nodeattr_types(self):
+        attrs = super().get_nodeattr_types()
+        # fp32_mul's partial-product split: 0 = 2 DSP48 (Xilinx), 1 = 4 MULT18X18D (ECP5)
+        attrs["mult18"] = ("i", False, 0, {0, 1})
+        return attrs
+
+    def get_verilog_top_module_intf_names(self):
+        intf = super().get_verilog_top_module_intf_names()
+        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
+        if self.n_inputs() == 2:
+            intf["s_axis"].append(("in1_V", self.get_instream_width_padded(1)))
+        intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
+        return intf
+
+    def core_params(self, model) -> dict:
+        g = self.get_nodeattr
+        cdt = self.get_input_datatype(0)
+        res = self.n_inputs() == 2
+        return {
+            "PE": g("PE"),
+            "FOLDS": self._folds(),
+            "C_BITS": cdt.bitwidth(),
+            "C_SIGNED": int(cdt.signed()),
+            "HAS_RESIDUAL": int(res),
+            "IN0_W": self.get_instream_width_padded(0),
+            "IN1_W": self.get_instream_width_padded(1) if res else 32,
+            "OUT_W": self.get_outstream_width_padded(0),
+            "MULT18": g("mult18"),
+            "MEM_FILE": f"{self.onnx_node.name}_params.mem",
+            "RAM_STYLE": g("ram_style"),
+        }
+
+    def golden_execute(self, context, graph):
+        FloatShortcutAdd.execute_node(self, context, graph)

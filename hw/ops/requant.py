@@ -21,6 +21,7 @@ from qonnx.core.datatype import DataType
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from finn.util.logging import log
 from hw.ops.base import BirealRTLBackend, hex_lines
+from hw.ops.elementwise import STREAM_ATTRS, ChannelwiseStream
 from hw.memory import bram18_count as bram18
 
 INT32 = (-(1 << 31), (1 << 31) - 1)
@@ -43,16 +44,10 @@ def mult_dsps(a_bits: int, x_bits: int) -> int:
                math.ceil(a_bits / 18) * math.ceil(x_bits / 25))
 
 
-class AffineParams:
+class AffineParams(ChannelwiseStream):
     """The per-fold constant memory of a unit with per-channel (A, B): FOLDS = C/PE words,
     lane p of word f = {B[c], A[c]} (A in the low bits), c = f*PE + p. Subclasses provide
     `_err`, `_consts() -> (A, B)` and `widths()` with A_BITS / B_BITS."""
-
-    def _folds(self) -> int:
-        ch, pe = self.get_nodeattr("NumChannels"), self.get_nodeattr("PE")
-        if pe < 1 or ch < 1 or ch % pe:
-            raise self._err(f"PE={pe} must divide NumChannels={ch}")
-        return ch // pe
 
     def _check_consts(self, a: np.ndarray, b: np.ndarray, names: str):
         ch = self.get_nodeattr("NumChannels")
@@ -107,9 +102,7 @@ class Requant(AffineParams, HWCustomOp):
 
     def get_nodeattr_types(self):
         attrs = {
-            "NumChannels": ("i", True, 0),
-            "PE": ("i", True, 0),
-            "numInputVectors": ("ints", False, [1]),
+            **STREAM_ATTRS,
             "inputDataType": ("s", True, ""),
             "outputDataType": ("s", True, ""),
             "A": ("ints", True, []),
@@ -131,36 +124,11 @@ class Requant(AffineParams, HWCustomOp):
                                   np.asarray(self.get_nodeattr("B"), dtype=np.int64), "A/B")
 
     # -- shapes and types -----------------------------------------------------------------
-    def get_normal_input_shape(self, ind=0):
-        return tuple(list(self.get_nodeattr("numInputVectors")) + [self.get_nodeattr("NumChannels")])
-
-    def get_normal_output_shape(self, ind=0):
-        return self.get_normal_input_shape()
-
-    def get_folded_input_shape(self, ind=0):
-        return tuple(list(self.get_nodeattr("numInputVectors")) + [self._folds(), self.get_nodeattr("PE")])
-
-    def get_folded_output_shape(self, ind=0):
-        return self.get_folded_input_shape()
-
     def get_input_datatype(self, ind=0):
         return DataType[self.get_nodeattr("inputDataType")]
 
     def get_output_datatype(self, ind=0):
         return DataType[self.get_nodeattr("outputDataType")]
-
-    def get_instream_width(self, ind=0):
-        return self.get_input_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_outstream_width(self, ind=0):
-        return self.get_output_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_number_output_values(self):
-        return int(np.prod(self.get_folded_output_shape()[:-1]))
-
-    def get_exp_cycles(self):
-        """prod(numInputVectors) * NumChannels / PE (one word per cycle)."""
-        return int(np.prod(self.get_nodeattr("numInputVectors"))) * self._folds()
 
     def make_shape_compatible_op(self, model):
         exp = list(self.get_normal_input_shape())

@@ -19,6 +19,7 @@ from qonnx.core.datatype import DataType
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from finn.util.logging import log
 from hw.ops.base import BirealRTLBackend
+from hw.ops.elementwise import STREAM_ATTRS
 from hw.ops.requant import INT32, AffineParams, mult_dsps, signed_bits
 
 
@@ -27,9 +28,7 @@ class ShortcutAdd(AffineParams, HWCustomOp):
 
     def get_nodeattr_types(self):
         attrs = {
-            "NumChannels": ("i", True, 0),
-            "PE": ("i", True, 0),
-            "numInputVectors": ("ints", False, [1]),
+            **STREAM_ATTRS,
             "in0DataType": ("s", True, ""),
             "in1DataType": ("s", True, ""),
             "outputDataType": ("s", True, ""),
@@ -56,33 +55,11 @@ class ShortcutAdd(AffineParams, HWCustomOp):
                                   np.asarray(self.get_nodeattr("B1"), dtype=np.int64), "A1/B1")
 
     # -- shapes and types -----------------------------------------------------------------
-    def get_normal_input_shape(self, ind=0):
-        return tuple(list(self.get_nodeattr("numInputVectors")) + [self.get_nodeattr("NumChannels")])
-
-    def get_normal_output_shape(self, ind=0):
-        return self.get_normal_input_shape()
-
-    def get_folded_input_shape(self, ind=0):
-        return tuple(list(self.get_nodeattr("numInputVectors")) + [self._folds(), self.get_nodeattr("PE")])
-
-    def get_folded_output_shape(self, ind=0):
-        return self.get_folded_input_shape()
-
     def get_input_datatype(self, ind=0):
         return DataType[self.get_nodeattr("in1DataType" if ind == 1 else "in0DataType")]
 
     def get_output_datatype(self, ind=0):
         return DataType[self.get_nodeattr("outputDataType")]
-
-    def get_instream_width(self, ind=0):
-        return self.get_input_datatype(ind).bitwidth() * self.get_nodeattr("PE")
-
-    def get_outstream_width(self, ind=0):
-        return self.get_output_datatype().bitwidth() * self.get_nodeattr("PE")
-
-    def get_exp_cycles(self):
-        """prod(numInputVectors) * NumChannels / PE (one word per cycle)."""
-        return int(np.prod(self.get_nodeattr("numInputVectors"))) * self._folds()
 
     def make_shape_compatible_op(self, model):
         """An ONNX Add of the two inputs (both have the output's shape)."""

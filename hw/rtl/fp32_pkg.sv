@@ -5,6 +5,7 @@
 //   fp32_round     THE rounding step of all three units: round to nearest, ties to even, of
 //                  an unrounded (exponent field, fraction, guard, sticky) value, with
 //                  overflow to +-inf; subnormal results are rounded like normal ones
+//   fp32_rne_up    the round-to-nearest-even decision (also float_to_int.sv's integer rounding)
 //   fp32_lzc32     leading-zero count of a 32-bit vector (0..32), a shallow tree
 //   fp32_ge_zero   the binarizer's sign test: x >= 0 (-0.0 -> 1, NaN -> 0)
 //   fp32_latency   pipeline latency of a unit from its CUTS parameter
@@ -57,13 +58,20 @@ package fp32_pkg;
     fp32_unpack = u;
   endfunction
 
+  // Round to nearest, ties to even, of a value whose last kept bit is lsb, followed by the
+  // guard bit g (half a unit) and the sticky OR s of everything below: add one unit iff
+  // above half (g && s) or exactly half with an odd last bit (g && lsb).
+  function automatic logic fp32_rne_up(input logic lsb, input logic g, input logic s);
+    fp32_rne_up = g && (s || lsb);
+  endfunction
+
   // Round to nearest, ties to even. Rounding up adds one unit in the last place to the
   // concatenation {exp, frac}: a carry out of the fraction moves into the exponent, which
   // covers subnormal -> smallest normal, 1.11..1 * 2^e -> 2^(e+1) and max finite -> inf.
   function automatic logic [31:0] fp32_round(input fp32_unrounded_t u);
     logic up;
     logic [32:0] sum;
-    up = u.g && (u.s || u.frac[0]);
+    up = fp32_rne_up(u.frac[0], u.g, u.s);
     sum = {u.exp, u.frac} + 33'(up);
     if (sum[32:23] >= 10'd255) fp32_round = {u.sign, FP32_INF_MAG};
     else fp32_round = {u.sign, sum[30:0]};

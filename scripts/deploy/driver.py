@@ -34,6 +34,19 @@ class DeployError(RuntimeError):
     """A problem with the deploy package, the inputs or the backend (names file / value)."""
 
 
+def write_json(path, obj):
+    """Write via a temporary file renamed over `path` (never a half-written result)."""
+    import os
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.partial-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(obj, indent=2) + "\n")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
 class BirealAccelerator:
     """The accelerator of one deploy package. backend: "pynq" (board), "sim" (Verilator) or
     None (host-side methods only); batch_size: frames per transfer in execute()."""

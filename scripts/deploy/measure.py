@@ -17,7 +17,6 @@ Writes measure.json (each number with its source) and measure.png (matplotlib, o
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from driver import BirealAccelerator, DeployError
+from driver import BirealAccelerator, DeployError, write_json
 
 
 class Power:
@@ -164,6 +163,10 @@ def main(argv=None) -> int:
         p.error(f"--batches must be >= 1, got {a.batches!r}")
     if a.watts is not None and a.watts <= 0:
         p.error(f"--watts must be > 0, got {a.watts}")
+    if a.repeats is not None and a.repeats < 1:
+        p.error(f"--repeats must be >= 1, got {a.repeats}")
+    if not a.power_seconds > 0:
+        p.error(f"--power-seconds must be > 0, got {a.power_seconds}")
     repeats = a.repeats or (1 if a.backend == "sim" else 5)
     try:
         acc = BirealAccelerator(a.dir.resolve(), backend=a.backend)
@@ -172,7 +175,7 @@ def main(argv=None) -> int:
         print(f"measure: {e}", file=sys.stderr)
         return 2
     out = a.out or a.dir / "measure.json"
-    out.write_text(json.dumps(res, indent=2) + "\n")
+    write_json(out, res)
     for r in res["results"]:
         eff = "n/a" if r["fps_per_watt"] is None else f"{r['fps_per_watt']:.1f}"
         print(f"batch {r['batch']:5d}: {r['fps']:10.1f} FPS  FPS/W {eff}")

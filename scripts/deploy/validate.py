@@ -12,7 +12,6 @@ bit-exact. Backend pynq = measured on the board; sim = cycle-accurate Verilator 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -20,7 +19,7 @@ import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from driver import BirealAccelerator, DeployError
+from driver import BirealAccelerator, DeployError, write_json
 
 SOURCE = {"pynq": "measured on board", "sim": "cycle-accurate simulation (Verilator) of the "
           "compiled RTL; same driver path as the board"}
@@ -122,13 +121,17 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.limit is not None and a.limit < 1:
         p.error(f"--limit must be >= 1, got {a.limit}")
+    if a.batch < 1:
+        p.error(f"--batch must be >= 1, got {a.batch}")
+    if a.golden is not None and a.golden < 0:
+        p.error(f"--golden must be >= 0, got {a.golden}")
     try:
         r = validate(a.dir.resolve(), a.backend, a.limit, a.batch, a.golden)
     except DeployError as e:
         print(f"validate: {e}", file=sys.stderr)
         return 2
     out = a.out or a.dir / "validate.json"
-    out.write_text(json.dumps(r, indent=2) + "\n")
+    write_json(out, r)
     print(summary(r))
     print(f"wrote {out}")
     return 1 if r["bit_exact_vs_pytorch"] is False else 0

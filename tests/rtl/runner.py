@@ -42,8 +42,11 @@ def run_unit(
     tlast: dict[str, list[int]] | None = None,
     inputs_const: dict[str, int] | None = None,
     const_changes: list[tuple[int, str, int]] | None = None,
+    reruns: list[tuple[float, int]] | None = None,
 ) -> None:
-    """Build `top` (with `params`) and run tb_axis on the given words; assert it passed."""
+    """Build `top` (with `params`) and run tb_axis on the given words; assert it passed.
+    `reruns` [(stall, seed), ...]: run the same build again with these (test.log is the
+    last run's)."""
     from cocotb_tools.runner import get_runner
 
     use_verilator()
@@ -53,21 +56,24 @@ def run_unit(
     build_dir = Path(build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
     case = build_dir / "case.json"
-    case.write_text(
-        json.dumps(
-            {
-                "inputs": inputs,
-                "outputs": outputs,
-                "stall_in": stall,
-                "stall_out": stall,
-                "seed": seed,
-                "timeout_cycles": timeout_cycles,
-                "tlast": tlast or {},
-                "inputs_const": inputs_const or {},
-                "const_changes": [list(c) for c in const_changes or []],
-            }
+
+    def write_case(stall, seed):
+        case.write_text(
+            json.dumps(
+                {
+                    "inputs": inputs,
+                    "outputs": outputs,
+                    "stall_in": stall,
+                    "stall_out": stall,
+                    "seed": seed,
+                    "timeout_cycles": timeout_cycles,
+                    "tlast": tlast or {},
+                    "inputs_const": inputs_const or {},
+                    "const_changes": [list(c) for c in const_changes or []],
+                }
+            )
         )
-    )
+
     runner = get_runner("verilator")
     runner.build(
         sources=[str(s) for s in sources],
@@ -78,6 +84,12 @@ def run_unit(
         always=True,
         log_file=str(build_dir / "build.log"),
     )
+    for st, sd in [(stall, seed), *(reruns or [])]:
+        write_case(st, sd)
+        _test(runner, top, build_dir, case, sd)
+
+
+def _test(runner, top, build_dir: Path, case: Path, seed: int) -> None:
     env = {"BIREAL_CASE": str(case), "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     # under pytest, cocotb's runner.test calls sys.exit(1) on a failure before we could read
     # the results: hide PYTEST_CURRENT_TEST so the failure is reported below, by name
