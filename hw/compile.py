@@ -65,7 +65,7 @@ class _Progress:
                                           f"MISMATCH on {s['mismatching_images']} images"
                                           if s["mismatching_images"] else "LAYER MISMATCH")
             obs = [x for x in s["layers"] if x["status"] != "not observable"]
-            print(f"  [{self.i:2d}/{len(STEPS)}] {name:26s} {verdict:>8s}  layers "
+            print(f"  [{self.i:2d}/{len(STEPS) + 1}] {name:26s} {verdict:>8s}  layers "
                   f"{sum(x['status'] == 'exact' for x in obs)}/{len(obs)} exact  "
                   f"({s['transform_seconds']:.1f} s + verify {s['verify_seconds']:.1f} s)",
                   file=self.log, flush=True)
