@@ -5,6 +5,8 @@ on this project's RTL core hw/rtl/int_mvau.sv.
                                                bias: node attribute, default none = 0)
 
 x: integer inputDataType (UINT8 stem image or INT8), W: signed integer weightDataType (INT8).
+Products: one DSP48 each (resType "dsp" or "auto"), or LUT shift-and-add multipliers
+(resType "lut", RTL MUL_STYLE "lut"; hw.rtl_folding picks it per layer where DSPs bind).
 Weights live in on-chip memory inside the core ($readmemh); no weight stream. Shapes, widths,
 folding, get_exp_cycles and the numpy golden model come from FINN's MVAU.
 """
@@ -101,7 +103,12 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             "WEIGHT_FILE": f"{self.onnx_node.name}_weights.mem",
             "BIAS_FILE": f"{self.onnx_node.name}_bias.mem" if self.bias() is not None else "",
             "RAM_STYLE": self.weight_memory().ram_style,
+            "MUL_STYLE": self.mul_style(),
         }
+
+    def mul_style(self) -> str:
+        """'lut' (resType lut: LUT multipliers) or 'dsp' (resType dsp / auto: DSP48s)."""
+        return "lut" if self.get_nodeattr("resType") == "lut" else "dsp"
 
     def mem_files(self, model) -> dict[str, str]:
         """weights: NF*SF words of PE*SIMD elements of W_BITS bits (two's complement); checks
@@ -155,7 +162,8 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         """LUTs of the products' adder trees and accumulators, per PE lane: level l >= 1 adds
         pairs of (PW+l-1)-bit sums (PW = IN_BITS+1+W_BITS), PW+l LUTs each (carry chain);
         the accumulator OB LUTs (none when SF = 1 and there is no bias: acc = psum). The
-        products are DSP48s with their registers (AREG/BREG, MREG, PREG): no LUTs."""
+        products are DSP48s with their registers (AREG/BREG, MREG, PREG): no LUTs; or LUT
+        multipliers (mul_style 'lut'): mult_luts() each."""
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
         sf, _ = check_folding(self)
         pw = self.get_input_datatype(0).bitwidth() + 1 + self.get_input_datatype(1).bitwidth()
@@ -164,7 +172,15 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             tree += (n // 2) * (pw + lvl)
             n, lvl = -(-n // 2), lvl + 1
         acc = self.get_output_datatype().bitwidth() if (sf > 1 or self.bias() is not None) else 0
-        return pe * (tree + acc)
+        mul = simd * self.mult_luts() if self.mul_style() == "lut" else 0
+        return pe * (tree + acc + mul)
+
+    def mult_luts(self) -> int:
+        """LUTs of one LUT multiplier (int_mvau.sv g_lutmul): W_BITS partial products summed
+        by W_BITS - 1 adders of PW = IN_BITS+1+W_BITS bits (two half sums, then their sum),
+        one LUT per adder bit (the AND of a partial product folds into the adder's LUT)."""
+        wb = self.get_input_datatype(1).bitwidth()
+        return (wb - 1) * (self.get_input_datatype(0).bitwidth() + 1 + wb)
 
     def lut_estimation(self, fpgapart):
         """datapath_luts + ctrl_luts (replay buffer, output FIFO, counters) + memory_luts
@@ -175,5 +191,7 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
                    + self.memory_luts(fpgapart))
 
     def dsp_estimation(self, fpgapart):
-        """One DSP48 per product: PE*SIMD."""
+        """One DSP48 per product: PE*SIMD (0 with LUT multipliers)."""
+        if self.mul_style() == "lut":
+            return 0
         return self.get_nodeattr("PE") * self.get_nodeattr("SIMD")
