@@ -27,6 +27,7 @@ from model.errors import BiRealError
 
 from .affine import fit_affine
 from .memory import SetWeightMemory
+from .ops.int_mvau import SetWeightRepeat
 from .rtl_pool import ToMaxPoolRTL
 from .rtl_requant import FuseRequant, reachable_range
 
@@ -229,7 +230,7 @@ def map_rtl(model, part: str):
     fuse, requant = FuseShortcutAdd(), FuseRequant()
     model = model.transform(fuse).transform(requant)
     model = model.transform(ToProjectRTL()).transform(ToMaxPoolRTL())
-    model = model.transform(AbsorbBiasIntoIntMVAU())
+    model = model.transform(AbsorbBiasIntoIntMVAU()).transform(SetWeightRepeat())
     model = _prefer_rtl(model).transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
     return model, {"shortcut_fusion": fuse.report, "requant_fusion": requant.report}
 

@@ -16,7 +16,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from rtl.runner import pack_words, run_unit
 
-from hw.ops.int_mvau import IntMVAU_rtl
+from hw.ops.int_mvau import IntMVAU_rtl, SetWeightRepeat, repeat_of
 
 
 def make_model(name, mw, mh, pe, simd, vecs, rng, idt="INT8", wdt="INT8", odt="INT24"):
@@ -40,11 +40,18 @@ def make_model(name, mw, mh, pe, simd, vecs, rng, idt="INT8", wdt="INT8", odt="I
 
 
 def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT24", bias=None,
-             ram_style="auto", res_type="auto"):
+             ram_style="auto", res_type="auto", rep=1):
     rng = np.random.default_rng(seed)
     model = make_model(f"imvau_{seed}", mw, mh, pe, simd, vecs, rng, idt=idt, odt=odt)
     node = model.graph.node[0]
     op = getCustomOp(node)
+    if rep > 1:                    # a 2x2 conv made of avgpool + 1x1: the taps share weights
+        w = model.get_initializer("weights")[: mw // rep]
+        model.set_initializer("weights", np.tile(w, (rep, 1)))
+        model = model.transform(SetWeightRepeat())
+        node = model.graph.node[0]
+        op = getCustomOp(node)
+        assert op.get_nodeattr("weightRepeat") == rep
     op.set_nodeattr("ram_style", ram_style)
     op.set_nodeattr("resType", res_type)
     if bias is not None:
@@ -161,4 +168,24 @@ def test_int_lut_multipliers_uint8_ii1(tmp_path):
     op, build, exp = run_case(tmp_path, mw=16, mh=8, pe=2, simd=4, vecs=[4], stall=0.0, seed=9,
                               idt="UINT8", ram_style="block", res_type="lut",
                               bias=np.array([-500, 3, 0, 511, -1, 77, 9, -9]))
+    assert exp <= cycles_of(build) <= exp + 20 + 12, f"{cycles_of(build)} cycles for {exp} steps"
+
+
+def test_int_weight_repeat_stalls(tmp_path):
+    """Weights repeating every MW/4 rows (avgpool 2x2 + 1x1 conv as one 2x2 conv): the ROM
+    holds NF*SF/4 words, read at nf*SF/4 + sf mod SF/4; random stalls, LUT ROM."""
+    op, build, _ = run_case(tmp_path, mw=16, mh=6, pe=2, simd=2, vecs=[1, 2, 2], stall=0.3,
+                            seed=10, rep=4)
+    assert op.weight_repeat() == 4 and op.weight_mem_shape() == (3 * 2, 2 * 2 * 8)
+    words = (tmp_path / "gen" / f"{op.onnx_node.name}_weights.mem").read_text().split()
+    assert len(words) == 6
+    op.set_nodeattr("SIMD", 8)                # SIMD does not divide MW/4: full ROM
+    assert op.weight_repeat() == 1 and op.weight_mem_shape() == (3 * 2, 2 * 8 * 8)
+    assert repeat_of(np.arange(12).reshape(6, 2)) == 1
+
+
+def test_int_weight_repeat_block_ram_ii1(tmp_path):
+    op, build, exp = run_case(tmp_path, mw=16, mh=8, pe=2, simd=4, vecs=[4], stall=0.0, seed=11,
+                              ram_style="block", rep=2)
+    assert op.weight_repeat() == 2
     assert exp <= cycles_of(build) <= exp + 20 + 12, f"{cycles_of(build)} cycles for {exp} steps"

@@ -8,8 +8,8 @@
 // SF = MW/SIMD input words per vector (element sf*SIMD+s at bits [s*IN_BITS +: IN_BITS]),
 // NF = MH/PE output words (lane p at [p*OB +: OB]), for nf: for sf: one step per clock,
 // input words replayed from a buffer for nf>0, credit-based output FIFO.
-// Weight memory: NF*SF words of PE*SIMD*W_BITS bits, word nf*SF+sf, element p*SIMD+s (at bits
-// (p*SIMD+s)*W_BITS) = W[sf*SIMD+s][nf*PE+p].
+// Weight memory: NF*WSF words (WSF = SF/WREP) of PE*SIMD*W_BITS bits, word nf*WSF+sf, element
+// p*SIMD+s (at bits (p*SIMD+s)*W_BITS) = W[sf*SIMD+s][nf*PE+p] (step sf reads word sf mod WSF).
 // Datapath: issue (bireal_mvau_ctrl, mvau_ctrl.sv) -> x / weight read registers -> block RAM
 // output register (RAM_STYLE block/ultra: DOA_REG) -> PE*SIMD products, each a DSP48 with input
 // (AREG/BREG), product (MREG) and output (PREG) registers (MUL_STYLE "dsp"), or in LUTs
@@ -31,7 +31,9 @@ module bireal_int_mvau #(
   parameter WEIGHT_FILE = "",         // $readmemh file (no directory); "" = none
   parameter BIAS_FILE = "",           // per-channel bias, NF words of PE*OB bits; "" = no bias
   parameter RAM_STYLE = "auto",
-  parameter MUL_STYLE = "dsp"         // "dsp": DSP48 products; "lut": LUT shift-and-add
+  parameter MUL_STYLE = "dsp",        // "dsp": DSP48 products; "lut": LUT shift-and-add
+  parameter int WREP = 1              // weights repeat every MW/WREP inputs (W[i] = W[i mod
+                                      // MW/WREP]): the ROM holds NF*SF/WREP words
 ) (
   input  wire               ap_clk,
   input  wire               ap_rst_n,
@@ -44,7 +46,8 @@ module bireal_int_mvau #(
 );
   localparam int SF = MW / SIMD;
   localparam int NF = MH / PE;
-  localparam int WD = NF * SF;                       // weight memory depth
+  localparam int WSF = SF / WREP;                    // weight words per output fold
+  localparam int WD = NF * WSF;                      // weight memory depth
   localparam int AW = (WD > 1) ? $clog2(WD) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int XB = IN_BITS * SIMD;                // used input bits per word
@@ -66,7 +69,7 @@ module bireal_int_mvau #(
   wire [PE*OB-1:0] res_out;
   reg res_v;
   bireal_mvau_ctrl #(.SF(SF), .NF(NF), .XB(XB), .IN_W(IN_W), .RW(PE*OB), .OUT_W(OUT_W),
-                     .PIPE(PIPE), .AW(AW), .NFW(NFW)) ctrl (
+                     .PIPE(PIPE), .AW(AW), .NFW(NFW), .WSF(WSF)) ctrl (
     .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
     .in0_V_TDATA(in0_V_TDATA), .in0_V_TVALID(in0_V_TVALID), .in0_V_TREADY(in0_V_TREADY),
     .out0_V_TDATA(out0_V_TDATA), .out0_V_TVALID(out0_V_TVALID), .out0_V_TREADY(out0_V_TREADY),
