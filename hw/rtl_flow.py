@@ -30,6 +30,7 @@ from model.errors import BiRealError
 
 from .affine import fit_affine
 from .memory import SetWeightMemory
+from .ops.int_mvau import SetWeightRepeat
 from .rtl_float import FloatPathToRTL, XnorOffsetToRequant, float_rtl_missing  # noqa: F401
 from .rtl_pool import ToMaxPoolRTL
 from .rtl_requant import FuseRequant, reachable_range
@@ -236,6 +237,7 @@ def map_rtl(model, part: str):
     model = model.transform(fuse).transform(requant)
     model = model.transform(ToProjectRTL()).transform(ToMaxPoolRTL()).transform(FloatPathToRTL())
     model = model.transform(AbsorbBiasIntoIntMVAU()).transform(XnorOffsetToRequant())
+    model = model.transform(SetWeightRepeat())
     model = _prefer_rtl(model).transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
     return model, {"shortcut_fusion": fuse.report, "requant_fusion": requant.report}
 

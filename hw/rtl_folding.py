@@ -19,6 +19,11 @@ at B = max cycles <= T, and the folding is redone at B so no unit is faster than
 
 A depthwise sliding window feeding a max pool streams the pool's channel folds: its SIMD is
 tied to the pool's PE (both chosen together).
+
+Multipliers of the 8-bit layers (IntMVAU_rtl): DSP48s by default; only when the DSPs are over
+the cap at a folding, layers move to LUT multipliers (resType "lut"), one at a time, each time
+the layer whose move leaves the lowest max(used_LUT / limit_LUT, used_DSP / limit_DSP), until
+the DSPs fit or no move lowers it (a design whose DSPs fit keeps all its DSP48s).
 """
 from __future__ import annotations
 
@@ -103,8 +108,10 @@ class _Folder:
         byname = {n.name: n for n in m.graph.node}
         for name, cfg in pick.items():
             inst = getCustomOp(byname[name])
+            if "resType" in inst.get_nodeattr_types():
+                inst.set_nodeattr("resType", cfg.get("resType", "auto"))
             for a, v in cfg.items():
-                inst.set_nodeattr(a, int(v))
+                inst.set_nodeattr(a, v if isinstance(v, str) else int(v))
         for sname, cons in self.tied.items():
             pe = pick.get(cons.name, {}).get("PE", 1)
             getCustomOp(byname[sname]).set_nodeattr("SIMD", int(pe))
@@ -124,12 +131,36 @@ class _Folder:
         return summarize(rows, self.b, clock_mhz)
 
     def balanced(self, target: int, clock_mhz: float):
-        """(pick, summary) at `target`, refolded at the bottleneck it reaches."""
+        """(pick, summary) at `target`, refolded at the bottleneck it reaches, multipliers
+        chosen by with_lut_mults."""
         pick = self.choose(target)
         s = self.summary(pick, clock_mhz)
         if s["bottleneck_cycles"] < target:
             pick = self.choose(s["bottleneck_cycles"])
             s = self.summary(pick, clock_mhz)
+        return self.with_lut_mults(pick, s, clock_mhz)
+
+    def with_lut_mults(self, pick: dict, s: dict, clock_mhz: float):
+        """Move IntMVAU_rtl layers to LUT multipliers while the DSPs are over the cap (module
+        docstring); returns (pick, summary)."""
+        def pressure(summ):
+            f = summ["fit"]
+            return max(f[r]["used"] / f[r]["limit"] if f[r]["limit"] else math.inf
+                       for r in ("LUT", "DSP"))
+        mults = [n.name for n, _ in self.units if n.op_type == "IntMVAU_rtl"]
+        while not s["fit"]["DSP"]["ok"]:
+            best = None
+            for name in mults:
+                if pick.get(name, {}).get("resType") == "lut":
+                    continue
+                trial = {**pick, name: {**pick.get(name, {}), "resType": "lut"}}
+                ts = self.summary(trial, clock_mhz)
+                if best is None or pressure(ts) < pressure(best[1]):
+                    best = (trial, ts)
+            if best is None or pressure(best[1]) >= pressure(s):
+                break
+            pick, s = best
+        self.apply(pick)
         return pick, s
 
 
@@ -137,18 +168,28 @@ def _fits(summ: dict, ignore: set) -> bool:
     return all(f["ok"] for k, f in summ["fit"].items() if k not in ignore)
 
 
+def _finished(f, pick, finish, b, clk):
+    """(rtl_model, finish report, estimate) of the finished design at folding `pick`."""
+    from hw.estimates import estimate
+    rtl, frep = finish(f.apply(pick, copy.deepcopy(f.m)))
+    return rtl, frep, estimate(rtl, b, clk)
+
+
 def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None = None,
              max_relax: int = 6):
     """Fold the RTL-unit graph `mapped` (hw.rtl_flow.map_rtl) for `board` at the smallest
     cycles/frame >= target_cycles that fits (see module docstring); `finish(model) ->
-    (rtl_model, report)` builds the design (hw.rtl_flow.finish_rtl), whose estimate decides.
+    (rtl_model, report)` builds the design (hw.rtl_flow.finish_rtl), whose estimate decides:
+    when the finished design does not fit (its FIFOs, width converters and jointly mapped
+    memories are not in the units' estimate, and slower foldings can need *more* LUTs: deeper
+    weight ROMs), a geometric bisection between that bottleneck and T_max on the finished
+    design's estimate (max_relax steps) picks the fastest that fits.
 
     Returns (rtl_model, folded mapped model, report) with report {board, requested_cycles,
     target_cycles, achieved_cycles, bottleneck_layer, est_fps, fits, warning, decided_by,
     searched: [[cycles, fits, over-cap text]], units_estimate (totals of the units alone),
     finish (finish's report)}; the caller estimates rtl_model for the numbers it publishes.
     """
-    from hw.estimates import estimate
     b = get_board(board)
     clk = float(clock_mhz or b.clock_mhz)
     requested = int(target_cycles)
@@ -159,42 +200,64 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
     ignore = {k for k, v in slow["fit"].items() if not v["ok"]}
     _, fast = f.balanced(1, clk)
     lo = max(requested, fast["bottleneck_cycles"])
-    hi = max(lo, slow["bottleneck_cycles"])
+    tmax = max(lo, slow["bottleneck_cycles"])
     searched = []
 
     def test(t):
         pick, s = f.balanced(t, clk)
-        searched.append([t, _fits(s, ignore), over_cap(s)])
-        return pick, s
+        ok = _fits(s, ignore)
+        searched.append([t, ok, over_cap(s)])
+        return pick, s, ok
 
-    pick, s = test(lo)
-    if not _fits(s, ignore):
+    def search(lo, hi):
+        """Smallest T in [lo, hi] (bisection to 1/64) whose units fit."""
+        got = test(lo)
+        if got[2]:
+            return got[:2]
         best = test(hi)
-        if _fits(best[1], ignore):
+        if best[2]:
             bad = lo
             while hi - bad > max(1, hi // 64):
                 mid = (bad + hi) // 2
-                got = test(mid)
-                if _fits(got[1], ignore):
-                    hi, best = mid, got
+                g = test(mid)
+                if g[2]:
+                    hi, best = mid, g
                 else:
                     bad = mid
-        pick, s = best
+        return best[:2]
+
+    pick, s = search(lo, tmax)
+    rtl, frep, est = _finished(f, pick, finish, b, clk)
+    if not _fits(est, ignore) and s["bottleneck_cycles"] < tmax:
+        # the finished design (FIFOs, width converters, memories mapped together) decides:
+        # a geometric bisection between the failing bottleneck and T_max on its estimate
+        searched.append([s["bottleneck_cycles"], False, "finished design: " + over_cap(est)])
+        bad, good, done = s["bottleneck_cycles"], None, None
+        top = test(tmax)[:2]
+        got = _finished(f, top[0], finish, b, clk)
+        if _fits(got[2], ignore):
+            good, done = tmax, (top, got)
+        for _ in range(max_relax if good else 0):
+            if good / bad < 1.1:
+                break
+            mid = int(math.sqrt(bad * good))
+            cand = test(mid)[:2]
+            fin = _finished(f, cand[0], finish, b, clk)
+            ok = _fits(fin[2], ignore)
+            searched.append([cand[1]["bottleneck_cycles"], ok,
+                             "finished design: " + over_cap(fin[2])])
+            if ok:
+                good, done = cand[1]["bottleneck_cycles"], (cand, fin)
+            else:
+                bad = mid
+        if done is not None:
+            (pick, s), (rtl, frep, est) = done
+    folded = f.apply(pick, copy.deepcopy(f.m))
     warn = []
     if ignore:
         warn.append(f"the design does not fit {b.name} even fully folded (PE = SIMD = 1): "
                     f"{over_cap(slow)}; limit {FIT_CAP} x available; folding chosen to fit the "
                     "other resources")
-    rtl = frep = None
-    for _ in range(max_relax + 1):                   # the finished design decides
-        folded = f.apply(pick, copy.deepcopy(f.m))
-        rtl, frep = finish(copy.deepcopy(folded))
-        est = estimate(rtl, b, clk)
-        if _fits(est, ignore) or s["bottleneck_cycles"] >= hi:
-            break
-        t = min(hi, max(s["bottleneck_cycles"] + 1, int(s["bottleneck_cycles"] * 1.25)))
-        searched.append([s["bottleneck_cycles"], False, "finished design: " + over_cap(est)])
-        pick, s = test(t)
     if s["bottleneck_cycles"] > requested and requested > 1:
         warn.append(f"target {requested} cycles/frame does not fit {b.name} or is out of reach; "
                     f"folded to {s['bottleneck_cycles']} cycles/frame")
@@ -212,7 +275,8 @@ def copy_back(finn_model, folded_mapped):
     parallel_window goes to the FINN node producing the same output tensor and to the one
     consuming the same input (the head of a fused chain), where the value is legal there.
     The result, saved as folding_config.json, rebuilds the same units through --folding
-    (a fused unit takes the largest PE of what it replaces)."""
+    (a fused unit takes the largest PE of what it replaces); an IntMVAU's resType (LUT or DSP
+    multipliers) goes to its MVAU."""
     out = copy.deepcopy(finn_model)
     prod = {n.output[0]: n for n in out.graph.node if is_fpgadataflow_node(n)}
     cons = {}
@@ -227,9 +291,12 @@ def copy_back(finn_model, folded_mapped):
                     if x is not None}.values():
             ti = getCustomOp(tgt)
             legal = legal_values(ti)
-            for a in ("PE", "SIMD", "parallel_window"):
+            for a in ("PE", "SIMD", "parallel_window", "resType"):
                 if a in ri.get_nodeattr_types() and a in ti.get_nodeattr_types():
                     v = ri.get_nodeattr(a)
+                    if a == "resType":
+                        ti.set_nodeattr(a, v)
+                        continue
                     if a in legal and v not in legal[a]:
                         continue
                     if a == "parallel_window" and not isinstance(ti, ConvolutionInputGenerator):

@@ -16,7 +16,7 @@ from qonnx.custom_op.registry import getCustomOp
 
 from rtl.runner import pack_words, run_unit
 
-from hw.ops.int_mvau import IntMVAU_rtl
+from hw.ops.int_mvau import IntMVAU_rtl, SetWeightRepeat, repeat_of
 
 
 def make_model(name, mw, mh, pe, simd, vecs, rng, idt="INT8", wdt="INT8", odt="INT24"):
@@ -40,12 +40,20 @@ def make_model(name, mw, mh, pe, simd, vecs, rng, idt="INT8", wdt="INT8", odt="I
 
 
 def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT24", bias=None,
-             ram_style="auto"):
+             ram_style="auto", res_type="auto", rep=1):
     rng = np.random.default_rng(seed)
     model = make_model(f"imvau_{seed}", mw, mh, pe, simd, vecs, rng, idt=idt, odt=odt)
     node = model.graph.node[0]
     op = getCustomOp(node)
+    if rep > 1:                    # a 2x2 conv made of avgpool + 1x1: the taps share weights
+        w = model.get_initializer("weights")[: mw // rep]
+        model.set_initializer("weights", np.tile(w, (rep, 1)))
+        model = model.transform(SetWeightRepeat())
+        node = model.graph.node[0]
+        op = getCustomOp(node)
+        assert op.get_nodeattr("weightRepeat") == rep
     op.set_nodeattr("ram_style", ram_style)
+    op.set_nodeattr("resType", res_type)
     if bias is not None:
         op.set_nodeattr("bias", [int(v) for v in bias])
     assert isinstance(op, IntMVAU_rtl)
@@ -141,3 +149,43 @@ def test_int_block_ram_ii1(tmp_path):
 def test_int_block_ram_bias_stalls(tmp_path):
     run_case(tmp_path, mw=8, mh=6, pe=2, simd=4, vecs=[2], stall=0.3, seed=7,
              bias=np.array([-500, 3, 0, 511, -1, 77]), ram_style="block")
+
+
+def test_int_lut_multipliers_stalls(tmp_path):
+    """resType lut: shift-and-add LUT multipliers (no DSP48), extreme weights -128/127 and
+    inputs -128/127 included, random stalls; same latency as the DSP form (II=1 run)."""
+    op, build, _ = run_case(tmp_path, mw=12, mh=6, pe=2, simd=3, vecs=[1, 2, 2], stall=0.3,
+                            seed=8, res_type="lut")
+    v = (tmp_path / "gen" / f"{op.onnx_node.name}.v").read_text()
+    assert 'MUL_STYLE("lut")' in v
+    assert op.dsp_estimation(None) == 0
+    dsp = getCustomOp(make_model("d", 12, 6, 2, 3, [1], np.random.default_rng(0)).graph.node[0])
+    assert op.lut_estimation(None) - dsp.lut_estimation(None) == 2 * 3 * op.mult_luts() > 0
+
+
+def test_int_lut_multipliers_uint8_ii1(tmp_path):
+    """UINT8 x INT8 (stem) in LUT multipliers, block RAM weights, bias, no stalls: II=1."""
+    op, build, exp = run_case(tmp_path, mw=16, mh=8, pe=2, simd=4, vecs=[4], stall=0.0, seed=9,
+                              idt="UINT8", ram_style="block", res_type="lut",
+                              bias=np.array([-500, 3, 0, 511, -1, 77, 9, -9]))
+    assert exp <= cycles_of(build) <= exp + 20 + 12, f"{cycles_of(build)} cycles for {exp} steps"
+
+
+def test_int_weight_repeat_stalls(tmp_path):
+    """Weights repeating every MW/4 rows (avgpool 2x2 + 1x1 conv as one 2x2 conv): the ROM
+    holds NF*SF/4 words, read at nf*SF/4 + sf mod SF/4; random stalls, LUT ROM."""
+    op, build, _ = run_case(tmp_path, mw=16, mh=6, pe=2, simd=2, vecs=[1, 2, 2], stall=0.3,
+                            seed=10, rep=4)
+    assert op.weight_repeat() == 4 and op.weight_mem_shape() == (3 * 2, 2 * 2 * 8)
+    words = (tmp_path / "gen" / f"{op.onnx_node.name}_weights.mem").read_text().split()
+    assert len(words) == 6
+    op.set_nodeattr("SIMD", 8)                # SIMD does not divide MW/4: full ROM
+    assert op.weight_repeat() == 1 and op.weight_mem_shape() == (3 * 2, 2 * 8 * 8)
+    assert repeat_of(np.arange(12).reshape(6, 2)) == 1
+
+
+def test_int_weight_repeat_block_ram_ii1(tmp_path):
+    op, build, exp = run_case(tmp_path, mw=16, mh=8, pe=2, simd=4, vecs=[4], stall=0.0, seed=11,
+                              ram_style="block", rep=2)
+    assert op.weight_repeat() == 2
+    assert exp <= cycles_of(build) <= exp + 20 + 12, f"{cycles_of(build)} cycles for {exp} steps"

@@ -5,6 +5,8 @@ on this project's RTL core hw/rtl/int_mvau.sv.
                                                bias: node attribute, default none = 0)
 
 x: integer inputDataType (UINT8 stem image or INT8), W: signed integer weightDataType (INT8).
+Products: one DSP48 each (resType "dsp" or "auto"), or LUT shift-and-add multipliers
+(resType "lut", RTL MUL_STYLE "lut"; hw.rtl_folding picks it per layer where DSPs bind).
 Weights live in on-chip memory inside the core ($readmemh); no weight stream. Shapes, widths,
 folding, get_exp_cycles and the numpy golden model come from FINN's MVAU.
 """
@@ -14,6 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 from qonnx.core.datatype import DataType
+
+from qonnx.custom_op.registry import getCustomOp
+from qonnx.transformation.base import Transformation
 
 from finn.custom_op.fpgadataflow.matrixvectoractivation import MVAU
 from hw.ops.base import BirealRTLBackend, hex_lines
@@ -34,7 +39,15 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         """MVAU's attributes + `bias` (per output channel integers; [] = no bias)."""
         attrs = MVAU.get_nodeattr_types(self)
         attrs["bias"] = ("ints", False, [])
+        # W[i] = W[i mod MW/weightRepeat] (set by SetWeightRepeat): the ROM holds 1/R of W
+        attrs["weightRepeat"] = ("i", False, 1)
         return attrs
+
+    def weight_repeat(self) -> int:
+        """R the ROM uses: weightRepeat when SIMD divides MW/R (a word never straddles two
+        repeats), else 1."""
+        r, mw, simd = (self.get_nodeattr(k) for k in ("weightRepeat", "MW", "SIMD"))
+        return r if r > 1 and mw % r == 0 and (mw // r) % simd == 0 else 1
 
     def bias(self) -> np.ndarray | None:
         b = list(self.get_nodeattr("bias"))
@@ -101,7 +114,13 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             "WEIGHT_FILE": f"{self.onnx_node.name}_weights.mem",
             "BIAS_FILE": f"{self.onnx_node.name}_bias.mem" if self.bias() is not None else "",
             "RAM_STYLE": self.weight_memory().ram_style,
+            "MUL_STYLE": self.mul_style(),
+            "WREP": self.weight_repeat(),
         }
+
+    def mul_style(self) -> str:
+        """'lut' (resType lut: LUT multipliers) or 'dsp' (resType dsp / auto: DSP48s)."""
+        return "lut" if self.get_nodeattr("resType") == "lut" else "dsp"
 
     def mem_files(self, model) -> dict[str, str]:
         """weights: NF*SF words of PE*SIMD elements of W_BITS bits (two's complement); checks
@@ -127,7 +146,12 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             raise ValueError(f"{name}: outputDataType {odt.name} cannot hold the accumulator "
                              f"range [{lo}, {hi}]")
         wbits = wdt.bitwidth()
-        words = weight_words(w.astype(np.int64), pe, simd, wbits)
+        r = self.weight_repeat()
+        wr = w.reshape(r, mw // r, mh)
+        if not (wr == wr[:1]).all():
+            raise ValueError(f"{name}: weightRepeat={r} but the weights do not repeat every "
+                             f"{mw // r} rows")
+        words = weight_words(wr[0].astype(np.int64), pe, simd, wbits)
         files = {f"{name}_weights.mem": hex_lines(words, pe * simd * wbits)}
         if b is not None:                       # NF words, lane p at [p*OB +: OB]
             ob = odt.bitwidth()
@@ -136,6 +160,11 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
                   for nf in range(mh // pe)]
             files[f"{name}_bias.mem"] = hex_lines(bw, pe * ob)
         return files
+
+    def weight_mem_shape(self) -> tuple[int, int]:
+        """(depth, width) of the weight ROM: (NF*SF/R, PE*SIMD*W_BITS), R = weight_repeat()."""
+        depth, width = super().weight_mem_shape()
+        return depth // self.weight_repeat(), width
 
     # -- estimates ---------------------------------------------------------------------------
     def extra_memories(self, fpgapart=None) -> list[M.MemMap]:
@@ -155,7 +184,8 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         """LUTs of the products' adder trees and accumulators, per PE lane: level l >= 1 adds
         pairs of (PW+l-1)-bit sums (PW = IN_BITS+1+W_BITS), PW+l LUTs each (carry chain);
         the accumulator OB LUTs (none when SF = 1 and there is no bias: acc = psum). The
-        products are DSP48s with their registers (AREG/BREG, MREG, PREG): no LUTs."""
+        products are DSP48s with their registers (AREG/BREG, MREG, PREG): no LUTs; or LUT
+        multipliers (mul_style 'lut'): mult_luts() each."""
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
         sf, _ = check_folding(self)
         pw = self.get_input_datatype(0).bitwidth() + 1 + self.get_input_datatype(1).bitwidth()
@@ -164,7 +194,15 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             tree += (n // 2) * (pw + lvl)
             n, lvl = -(-n // 2), lvl + 1
         acc = self.get_output_datatype().bitwidth() if (sf > 1 or self.bias() is not None) else 0
-        return pe * (tree + acc)
+        mul = simd * self.mult_luts() if self.mul_style() == "lut" else 0
+        return pe * (tree + acc + mul)
+
+    def mult_luts(self) -> int:
+        """LUTs of one LUT multiplier (int_mvau.sv g_lutmul): W_BITS partial products summed
+        by W_BITS - 1 adders of PW = IN_BITS+1+W_BITS bits (two half sums, then their sum),
+        one LUT per adder bit (the AND of a partial product folds into the adder's LUT)."""
+        wb = self.get_input_datatype(1).bitwidth()
+        return (wb - 1) * (self.get_input_datatype(0).bitwidth() + 1 + wb)
 
     def lut_estimation(self, fpgapart):
         """datapath_luts + ctrl_luts (replay buffer, output FIFO, counters) + memory_luts
@@ -175,5 +213,32 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
                    + self.memory_luts(fpgapart))
 
     def dsp_estimation(self, fpgapart):
-        """One DSP48 per product: PE*SIMD."""
+        """One DSP48 per product: PE*SIMD (0 with LUT multipliers)."""
+        if self.mul_style() == "lut":
+            return 0
         return self.get_nodeattr("PE") * self.get_nodeattr("SIMD")
+
+
+def repeat_of(w: np.ndarray) -> int:
+    """Largest R (R | MW, R <= 16) with W[i] = W[i mod MW/R] for every row i of W (MW, MH)."""
+    mw = w.shape[0]
+    for r in range(min(16, mw), 1, -1):
+        if mw % r == 0:
+            wr = w.reshape(r, mw // r, -1)
+            if (wr == wr[:1]).all():
+                return r
+    return 1
+
+
+class SetWeightRepeat(Transformation):
+    """weightRepeat of every IntMVAU_rtl = repeat_of(its weights): the 2x2 stride-2 conv that
+    replaces AvgPool 2x2 + 1x1 conv (hw.flow avgpool_to_conv) has the same weights for its 4
+    taps, so its ROM needs a quarter of the words (int_mvau.sv WREP)."""
+
+    def apply(self, model):
+        for n in model.graph.node:
+            if n.op_type == "IntMVAU_rtl":
+                w = model.get_initializer(n.input[1])
+                if w is not None:
+                    getCustomOp(n).set_nodeattr("weightRepeat", repeat_of(w))
+        return model, False

@@ -8,12 +8,15 @@
 // SF = MW/SIMD input words per vector (element sf*SIMD+s at bits [s*IN_BITS +: IN_BITS]),
 // NF = MH/PE output words (lane p at [p*OB +: OB]), for nf: for sf: one step per clock,
 // input words replayed from a buffer for nf>0, credit-based output FIFO.
-// Weight memory: NF*SF words of PE*SIMD*W_BITS bits, word nf*SF+sf, element p*SIMD+s (at bits
-// (p*SIMD+s)*W_BITS) = W[sf*SIMD+s][nf*PE+p].
+// Weight memory: NF*WSF words (WSF = SF/WREP) of PE*SIMD*W_BITS bits, word nf*WSF+sf, element
+// p*SIMD+s (at bits (p*SIMD+s)*W_BITS) = W[sf*SIMD+s][nf*PE+p] (step sf reads word sf mod WSF).
 // Datapath: issue (bireal_mvau_ctrl, mvau_ctrl.sv) -> x / weight read registers -> block RAM
 // output register (RAM_STYLE block/ultra: DOA_REG) -> PE*SIMD products, each a DSP48 with input
-// (AREG/BREG), product (MREG) and output (PREG) registers -> adder tree per PE (a register every
-// second level) -> accumulator (mod 2^OB) -> output FIFO (in bireal_mvau_ctrl).
+// (AREG/BREG), product (MREG) and output (PREG) registers (MUL_STYLE "dsp"), or in LUTs
+// (MUL_STYLE "lut": shift-and-add, p = sum_{k<W-1} b[k]*(a<<k) - b[W-1]*(a<<(W-1)), the two
+// halves of the partial products summed in the MREG stage, their sum in the PREG stage, no `*`
+// and use_dsp = "no", so no tool infers a DSP48) -> adder tree per PE (a register every second
+// level) -> accumulator (mod 2^OB) -> output FIFO (in bireal_mvau_ctrl).
 module bireal_int_mvau #(
   parameter int MW = 16,
   parameter int MH = 4,
@@ -27,7 +30,10 @@ module bireal_int_mvau #(
   parameter int OUT_W = ((PE * OB + 7) / 8) * 8,
   parameter WEIGHT_FILE = "",         // $readmemh file (no directory); "" = none
   parameter BIAS_FILE = "",           // per-channel bias, NF words of PE*OB bits; "" = no bias
-  parameter RAM_STYLE = "auto"
+  parameter RAM_STYLE = "auto",
+  parameter MUL_STYLE = "dsp",        // "dsp": DSP48 products; "lut": LUT shift-and-add
+  parameter int WREP = 1              // weights repeat every MW/WREP inputs (W[i] = W[i mod
+                                      // MW/WREP]): the ROM holds NF*SF/WREP words
 ) (
   input  wire               ap_clk,
   input  wire               ap_rst_n,
@@ -40,7 +46,8 @@ module bireal_int_mvau #(
 );
   localparam int SF = MW / SIMD;
   localparam int NF = MH / PE;
-  localparam int WD = NF * SF;                       // weight memory depth
+  localparam int WSF = SF / WREP;                    // weight words per output fold
+  localparam int WD = NF * WSF;                      // weight memory depth
   localparam int AW = (WD > 1) ? $clog2(WD) : 1;
   localparam int NFW = (NF > 1) ? $clog2(NF) : 1;
   localparam int XB = IN_BITS * SIMD;                // used input bits per word
@@ -62,7 +69,7 @@ module bireal_int_mvau #(
   wire [PE*OB-1:0] res_out;
   reg res_v;
   bireal_mvau_ctrl #(.SF(SF), .NF(NF), .XB(XB), .IN_W(IN_W), .RW(PE*OB), .OUT_W(OUT_W),
-                     .PIPE(PIPE), .AW(AW), .NFW(NFW)) ctrl (
+                     .PIPE(PIPE), .AW(AW), .NFW(NFW), .WSF(WSF)) ctrl (
     .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
     .in0_V_TDATA(in0_V_TDATA), .in0_V_TVALID(in0_V_TVALID), .in0_V_TREADY(in0_V_TREADY),
     .out0_V_TDATA(out0_V_TDATA), .out0_V_TVALID(out0_V_TVALID), .out0_V_TREADY(out0_V_TREADY),
@@ -114,6 +121,23 @@ module bireal_int_mvau #(
     end
   endgenerate
 
+  // sum_{k0<=k<k1} b[k] * (a << k), bit W_BITS-1 of b with weight -2^(W_BITS-1) (two's
+  // complement): the LUT multiplier's partial products
+  function automatic signed [PW-1:0] pp_sum(input signed [IN_BITS:0] a,
+                                            input signed [W_BITS-1:0] b, input int k0,
+                                            input int k1);
+    reg signed [PW-1:0] s, ax;
+    s = '0;
+    ax = PW'(a);
+    for (int k = k0; k < k1; k++) begin
+      if (b[k]) begin
+        if (k == W_BITS - 1) s = s - (ax <<< k);
+        else s = s + (ax <<< k);
+      end
+    end
+    return s;
+  endfunction
+
   // ---------------- products and adder trees, one per PE lane ---------------------------
   // level 0: the SIMD products (registered); level l (1..NL) adds pairs of level l-1 nodes;
   // levels 0, even l and NL are registered, which gives TREE_LAT = (NL+1)/2 + 1 stages.
@@ -130,14 +154,30 @@ module bireal_int_mvau #(
         wire signed [W_BITS-1:0] ws = w_d[(p*SIMD + j)*W_BITS +: W_BITS];
         reg signed [IN_BITS:0] ma;
         reg signed [W_BITS-1:0] mb;
-        reg signed [PW-1:0] mm, mp;
+        wire signed [PW-1:0] prod;                   // registered product (PREG stage)
         always @(posedge ap_clk) begin
           ma <= xs;
           mb <= ws;
-          mm <= ma * mb;
-          mp <= mm;
         end
-        wire signed [SW-1:0] rx = mp;                // sign-extended
+        if (MUL_STYLE == "lut") begin : g_lutmul
+          // partial products k < H in mlo, k >= H in mhi (bit W_BITS-1 weighs -2^(W_BITS-1))
+          localparam int H = W_BITS / 2;
+          (* use_dsp = "no" *) reg signed [PW-1:0] mlo, mhi, mp;
+          always @(posedge ap_clk) begin
+            mlo <= pp_sum(ma, mb, 0, H);
+            mhi <= pp_sum(ma, mb, H, W_BITS);
+            mp <= mlo + mhi;
+          end
+          assign prod = mp;
+        end else begin : g_dspmul
+          reg signed [PW-1:0] mm, mp;
+          always @(posedge ap_clk) begin
+            mm <= ma * mb;
+            mp <= mm;
+          end
+          assign prod = mp;
+        end
+        wire signed [SW-1:0] rx = prod;              // sign-extended
         assign t[j*SW +: SW] = rx;
       end
       for (l = 1; l <= NL; l = l + 1) begin : g_lvl

@@ -8,7 +8,9 @@
 // so a vector takes exactly NF*SF cycles and vectors follow each other without bubbles (II=1).
 //
 // Per fold step, at the clock edge where `fire` is high:
-//   wa  = nf*SF + sf        weight memory address of this step (read at this edge)
+//   wa  = nf*SF + sf        weight memory address of this step (read at this edge); with
+//         WSF < SF (weights that repeat every WSF input words, e.g. a 2x2 conv made of an
+//         average pool and a 1x1 conv: the same weights for the 4 taps) wa = nf*WSF + sf mod WSF
 //   x_q <= the step's input word (stage A register, aligned with the weight memory's read
 //          register)
 //   flags: {valid, first (sf=0), last (sf=SF-1), nf} enter a PIPE-deep shift register;
@@ -30,7 +32,8 @@ module bireal_mvau_ctrl #(
   parameter int OUT_W = 16,
   parameter int PIPE = 2,             // register stages stage A .. psum (inclusive)
   parameter int AW = 1,
-  parameter int NFW = 1
+  parameter int NFW = 1,
+  parameter int WSF = SF              // weight words per output fold (SF % WSF == 0)
 ) (
   input  wire               ap_clk,
   input  wire               ap_rst_n,
@@ -60,7 +63,7 @@ module bireal_mvau_ctrl #(
   // ---------------- issue control -------------------------------------------------------
   reg [SFW-1:0] sf;
   reg [NFW-1:0] nf;
-  reg [AW-1:0]  wa_r;                                // = nf*SF + sf
+  reg [AW-1:0]  wa_r;                                // = nf*WSF + sf mod WSF
   reg [CW-1:0]  pending;                             // output words issued, not yet taken
   wire last_step = (sf == SF - 1);
   wire credit = (pending < DEPTH);
@@ -73,17 +76,44 @@ module bireal_mvau_ctrl #(
 
   always @(posedge ap_clk) begin
     if (rst) begin
-      sf <= 0; nf <= 0; wa_r <= 0;
+      sf <= 0; nf <= 0;
     end else if (fire) begin
       if (last_step) begin
         sf <= 0;
-        if (nf == NF - 1) begin nf <= 0; wa_r <= 0; end
-        else begin nf <= nf + 1'b1; wa_r <= wa_r + 1'b1; end
+        nf <= (nf == NF - 1) ? 0 : nf + 1'b1;
       end else begin
-        sf <= sf + 1'b1; wa_r <= wa_r + 1'b1;
+        sf <= sf + 1'b1;
       end
     end
   end
+  generate
+    if (WSF == SF) begin : g_wa
+      always @(posedge ap_clk) begin
+        if (rst) wa_r <= 0;
+        else if (fire) wa_r <= (last_step && nf == NF - 1) ? 0 : wa_r + 1'b1;
+      end
+    end else begin : g_wa_rep
+      // ws = sf mod WSF, base = nf*WSF
+      localparam int WSW = (WSF > 1) ? $clog2(WSF) : 1;
+      reg [WSW-1:0] ws;
+      reg [AW-1:0] base;
+      always @(posedge ap_clk) begin
+        if (rst) begin
+          ws <= 0; base <= 0; wa_r <= 0;
+        end else if (fire) begin
+          if (last_step) begin
+            ws <= 0;
+            if (nf == NF - 1) begin base <= 0; wa_r <= 0; end
+            else begin base <= base + WSF; wa_r <= base + WSF; end
+          end else if (ws == WSF - 1) begin
+            ws <= 0; wa_r <= base;
+          end else begin
+            ws <= ws + 1'b1; wa_r <= wa_r + 1'b1;
+          end
+        end
+      end
+    end
+  endgenerate
 
   always @(posedge ap_clk) begin
     if (rst) pending <= 0;
