@@ -149,7 +149,7 @@ def test_build_cli_errors(tmp_path):
     assert r.returncode == 2 and "invalid choice: 'zedboard'" in r.stderr
     r = subprocess.run(bireal + ["--ckpt", str(tmp_path / "nope.pt"), "--out",
                                  str(tmp_path / "y")], capture_output=True, text=True)
-    assert r.returncode == 2 and f"--ckpt {tmp_path / 'nope.pt'}: no such checkpoint" in r.stderr
+    assert r.returncode == 2 and f"checkpoint not found: {tmp_path / 'nope.pt'}" in r.stderr
     assert not (tmp_path / "y").exists()
     env = {**os.environ, "PATH": os.defpath}
     env.pop("XILINX_VIVADO", None)
