@@ -30,13 +30,6 @@ class DuplicateStreams_rtl(DuplicateStreams, BirealRTLBackend):
                             f"{len(self.onnx_node.output)} node outputs")
         return [f"DuplicateStreams node {self.onnx_node.name}: attributes OK"]
 
-    def get_verilog_top_module_intf_names(self):
-        intf = super().get_verilog_top_module_intf_names()
-        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
-        intf["m_axis"] = [(f"out{j}_V", self.get_outstream_width_padded(j))
-                          for j in range(self.get_num_output_streams())]
-        return intf
-
     def core_params(self, model) -> dict:
         self.verify_node()
         return {"N_OUT": self.get_num_output_streams(), "WIDTH": self.get_instream_width_padded(0)}

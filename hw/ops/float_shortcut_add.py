@@ -20,12 +20,10 @@ the node.
 from __future__ import annotations
 
 import numpy as np
-from onnx import helper
-from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from hw.ops.base import BirealRTLBackend
-from hw.ops.elementwise import STREAM_ATTRS
+from hw.ops.elementwise import STREAM_ATTRS, TwoStreamTypes
 from hw.ops.requant import AffineParams
 
 F32_EXACT_INT = 2 ** 24
@@ -53,7 +51,7 @@ def check_f32(y: np.ndarray, where: str, err):
                   "FP units would differ")
 
 
-class FloatShortcutAdd(AffineParams, HWCustomOp):
+class FloatShortcutAdd(TwoStreamTypes, AffineParams, HWCustomOp):
     """Layer class (shapes, types, numpy golden); the RTL backend is FloatShortcutAdd_rtl."""
 
     def get_nodeattr_types(self):
@@ -96,29 +94,6 @@ class FloatShortcutAdd(AffineParams, HWCustomOp):
     # -- shapes and types -----------------------------------------------------------------
     def n_inputs(self) -> int:
         return 1 + self.get_nodeattr("has_residual")
-
-    def get_input_datatype(self, ind=0):
-        return DataType[self.get_nodeattr("in1DataType" if ind == 1 else "in0DataType")]
-
-    def get_output_datatype(self, ind=0):
-        return DataType[self.get_nodeattr("outputDataType")]
-
-    def make_shape_compatible_op(self, model):
-        node = self.onnx_node
-        exp = list(self.get_normal_input_shape())
-        for t in node.input:
-            if list(model.get_tensor_shape(t)) != exp:
-                raise self._err(f"input {t} has shape {model.get_tensor_shape(t)}, expected {exp}")
-        if len(node.input) == 1:
-            return helper.make_node("Identity", [node.input[0]], [node.output[0]])
-        return helper.make_node("Add", list(node.input), [node.output[0]])
-
-    def infer_node_datatype(self, model):
-        node = self.onnx_node
-        idt = model.get_tensor_datatype(node.input[0])
-        if idt.name != self.get_nodeattr("in0DataType"):
-            self.set_nodeattr("in0DataType", idt.name)
-        model.set_tensor_datatype(node.output[0], self.get_output_datatype())
 
     def verify_node(self):
         """Check attributes; returns FINN-style messages, raises on illegal values."""
@@ -186,7 +161,7 @@ class FloatShortcutAdd_rtl(FloatShortcutAdd, BirealRTLBackend):
     core_sv = "float_shortcut_add.sv"
     core_module = "bireal_float_shortcut_add"
     rtl_deps = ("fp32_pkg.sv", "fp32_stage.sv", "fp32_from_int.sv", "fp32_mul.sv",
-                "fp32_add.sv", "fold_rom.sv", "skid_buffer.sv")
+                "fp32_add.sv", "rom.sv", "fold_rom.sv", "delay.sv", "skid_buffer.sv")
     LATENCY = {0: 5 + 8 + 7 + 1, 1: 5 + 8 + 7 + 7 + 1}   # input edge -> output register
 
     def get_nodeattr_types(self):
@@ -194,14 +169,6 @@ class FloatShortcutAdd_rtl(FloatShortcutAdd, BirealRTLBackend):
         # fp32_mul's partial-product split: 0 = 2 DSP48 (Xilinx), 1 = 4 MULT18X18D (ECP5)
         attrs["mult18"] = ("i", False, 0, {0, 1})
         return attrs
-
-    def get_verilog_top_module_intf_names(self):
-        intf = super().get_verilog_top_module_intf_names()
-        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
-        if self.n_inputs() == 2:
-            intf["s_axis"].append(("in1_V", self.get_instream_width_padded(1)))
-        intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
-        return intf
 
     def core_params(self, model) -> dict:
         g = self.get_nodeattr

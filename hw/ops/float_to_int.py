@@ -112,14 +112,8 @@ class FloatToInt_rtl(FloatToInt, BirealRTLBackend):
 
     core_sv = "float_to_int.sv"
     core_module = "bireal_float_to_int"
-    rtl_deps = ("fp32_pkg.sv", "skid_buffer.sv")
+    rtl_deps = ("fp32_pkg.sv", "skid_buffer.sv", "stall_pipe.sv")
     LATENCY = 5   # input edge -> output register
-
-    def get_verilog_top_module_intf_names(self):
-        intf = super().get_verilog_top_module_intf_names()
-        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
-        intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
-        return intf
 
     def core_params(self, model) -> dict:
         odt = self.get_output_datatype()

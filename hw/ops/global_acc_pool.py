@@ -45,12 +45,6 @@ class GlobalAccPool_rtl(GlobalAccPool, BirealRTLBackend):
             raise self._err(f"inputDataType {idt.name} must be an integer type (not BIPOLAR)")
         return [f"GlobalAccPool node {self.onnx_node.name}: attributes OK"]
 
-    def get_verilog_top_module_intf_names(self):
-        intf = super().get_verilog_top_module_intf_names()
-        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
-        intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
-        return intf
-
     def core_params(self, model) -> dict:
         self.verify_node()
         idt = self.get_input_datatype()

@@ -84,12 +84,6 @@ class MaxPool_rtl(Pool, BirealRTLBackend):
                             f"[{lo}, {hi}] ({idt.name} + {self.get_nodeattr('OFFSET')})")
         return [f"MaxPool node {self.onnx_node.name}: attributes OK"]
 
-    def get_verilog_top_module_intf_names(self):
-        intf = super().get_verilog_top_module_intf_names()
-        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0))]
-        intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
-        return intf
-
     def core_params(self, model) -> dict:
         self.verify_node()
         idt = self.get_input_datatype()

@@ -213,7 +213,8 @@ class Requant_rtl(Requant, BirealRTLBackend):
 
     core_sv = "requant.sv"
     core_module = "bireal_requant"
-    rtl_deps = ("affine_lane.sv", "fold_rom.sv", "skid_buffer.sv")
+    rtl_deps = ("affine_lane.sv", "delay.sv", "rom.sv", "fold_rom.sv", "skid_buffer.sv",
+                "stall_pipe.sv")
 
     def get_verilog_top_module_intf_names(self):
         intf = super().get_verilog_top_module_intf_names()

@@ -13,17 +13,14 @@ two hw/rtl/affine_lane.sv per lane (the same lane as Requant's, hw/ops/requant.p
 from __future__ import annotations
 
 import numpy as np
-from onnx import helper
-from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
-from finn.util.logging import log
 from hw.ops.base import BirealRTLBackend
-from hw.ops.elementwise import STREAM_ATTRS
+from hw.ops.elementwise import STREAM_ATTRS, TwoStreamTypes
 from hw.ops.requant import INT32, AffineParams, mult_dsps, signed_bits
 
 
-class ShortcutAdd(AffineParams, HWCustomOp):
+class ShortcutAdd(TwoStreamTypes, AffineParams, HWCustomOp):
     """Layer class (shapes, types, numpy golden); the RTL backend is ShortcutAdd_rtl."""
 
     def get_nodeattr_types(self):
@@ -55,30 +52,6 @@ class ShortcutAdd(AffineParams, HWCustomOp):
                                   np.asarray(self.get_nodeattr("B1"), dtype=np.int64), "A1/B1")
 
     # -- shapes and types -----------------------------------------------------------------
-    def get_input_datatype(self, ind=0):
-        return DataType[self.get_nodeattr("in1DataType" if ind == 1 else "in0DataType")]
-
-    def get_output_datatype(self, ind=0):
-        return DataType[self.get_nodeattr("outputDataType")]
-
-    def make_shape_compatible_op(self, model):
-        """An ONNX Add of the two inputs (both have the output's shape)."""
-        node = self.onnx_node
-        exp = list(self.get_normal_input_shape())
-        for t in node.input:
-            if list(model.get_tensor_shape(t)) != exp:
-                raise self._err(f"input {t} has shape {model.get_tensor_shape(t)}, expected {exp}")
-        return helper.make_node("Add", list(node.input), [node.output[0]])
-
-    def infer_node_datatype(self, model):
-        node = self.onnx_node
-        for i, attr in enumerate(("in0DataType", "in1DataType")):
-            idt = model.get_tensor_datatype(node.input[i])
-            if idt.name != self.get_nodeattr(attr):
-                log.warning(f"{attr} changing for {node.name}: {self.get_nodeattr(attr)} -> {idt.name}")
-                self.set_nodeattr(attr, idt.name)
-        model.set_tensor_datatype(node.output[0], self.get_output_datatype())
-
     def verify_node(self):
         """Check attributes; returns a list of messages (FINN style), raises on illegal values."""
         self._folds()
@@ -174,14 +147,8 @@ class ShortcutAdd_rtl(ShortcutAdd, BirealRTLBackend):
 
     core_sv = "shortcut_add.sv"
     core_module = "bireal_shortcut_add"
-    rtl_deps = ("affine_lane.sv", "fold_rom.sv", "skid_buffer.sv")
-
-    def get_verilog_top_module_intf_names(self):
-        intf = super().get_verilog_top_module_intf_names()
-        intf["s_axis"] = [("in0_V", self.get_instream_width_padded(0)),
-                          ("in1_V", self.get_instream_width_padded(1))]
-        intf["m_axis"] = [("out0_V", self.get_outstream_width_padded(0))]
-        return intf
+    rtl_deps = ("affine_lane.sv", "rom.sv", "fold_rom.sv", "delay.sv", "skid_buffer.sv",
+                "stall_pipe.sv")
 
     def core_params(self, model) -> dict:
         g = self.get_nodeattr

@@ -61,6 +61,7 @@ class MVAUCoreMixin:
     code_generation_ipi = BirealRTLBackend.code_generation_ipi
     code_generation_ipgen = BirealRTLBackend.code_generation_ipgen
     CTRL_SV = "mvau_ctrl.sv"                 # bireal_mvau_ctrl, shared by both cores
+    rtl_deps = ("rom.sv", "delay.sv", "adder_tree.sv")  # shared RTL modules of both cores
     DEFAULT_PART = "xc7z020clg400-1"         # memory mapping when no part is known (PYNQ-Z2)
 
     def golden_execute(self, context, graph):

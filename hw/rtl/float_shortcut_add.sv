@@ -70,37 +70,25 @@ module bireal_float_shortcut_add #(
     for (p = 0; p < PE; p = p + 1) begin : g_lane
       wire [C_BITS-1:0] cin = in0_V_TDATA[p*C_BITS +: C_BITS];
       wire [N-1:0] cn = (C_SIGNED != 0) ? N'($signed(cin)) : N'(cin);
-      logic [31:0] ad [1:DA];         // A, delayed to meet f32(c)
-      logic [31:0] bd [1:DB];         // B, delayed to meet the product
-      always_ff @(posedge ap_clk) begin
-        if (en) begin
-          ad[1] <= prm1[p*64 +: 32];
-          for (int k = 2; k <= DA; k++) ad[k] <= ad[k-1];
-          bd[1] <= prm1[p*64 + 32 +: 32];
-          for (int k = 2; k <= DB; k++) bd[k] <= bd[k-1];
-        end
-      end
+      wire [31:0] ad, bd;             // A delayed to meet f32(c), B to meet the product
+      bireal_delay #(.W(32), .N(DA)) adel (.clk(ap_clk), .en(en), .d(prm1[p*64 +: 32]), .q(ad));
+      bireal_delay #(.W(32), .N(DB)) bdel (.clk(ap_clk), .en(en), .d(prm1[p*64 + 32 +: 32]), .q(bd));
       wire [31:0] cf, prod, yb;
       wire cf_v, prod_v, yb_v;
       fp32_from_int #(.N(N), .CUTS(CUTS_I2F)) i2f (
         .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(fire), .in_int(cn),
         .out_valid(cf_v), .result(cf));
       fp32_mul #(.CUTS(CUTS_MUL), .MULT18(MULT18 != 0)) mul (
-        .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(cf_v), .a(cf), .b(ad[DA]),
+        .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(cf_v), .a(cf), .b(ad),
         .out_valid(prod_v), .result(prod));
       fp32_add #(.CUTS(CUTS_ADD)) addb (
-        .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(prod_v), .a(prod), .b(bd[DB]),
+        .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(prod_v), .a(prod), .b(bd),
         .out_valid(yb_v), .result(yb));
       if (HAS_RESIDUAL != 0) begin : g_res
-        logic [31:0] xd [1:DX];       // x, delayed to meet RN(c*A + B)
-        always_ff @(posedge ap_clk) begin
-          if (en) begin
-            xd[1] <= in1_V_TDATA[p*32 +: 32];
-            for (int k = 2; k <= DX; k++) xd[k] <= xd[k-1];
-          end
-        end
+        wire [31:0] xd;               // x, delayed to meet RN(c*A + B)
+        bireal_delay #(.W(32), .N(DX)) xdel (.clk(ap_clk), .en(en), .d(in1_V_TDATA[p*32 +: 32]), .q(xd));
         fp32_add #(.CUTS(CUTS_ADD)) addx (
-          .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(yb_v), .a(yb), .b(xd[DX]),
+          .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(yb_v), .a(yb), .b(xd),
           .out_valid(yv[p]), .result(y[p*32 +: 32]));
       end else begin : g_nores
         assign yv[p] = yb_v;

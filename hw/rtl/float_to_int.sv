@@ -34,17 +34,15 @@ module bireal_float_to_int #(
   localparam logic [32:0] MAXP = 33'(OUT_MAX);              // largest positive magnitude
   localparam logic [32:0] MAXN = 33'(OUT_MIN < 0 ? -OUT_MIN : 0);  // largest negative one
 
-  // ---- control: the whole pipeline advances on `en` (from the skid buffer)
-  wire en;
-  wire fire = en && in0_V_TVALID;
+  // ---- control: the whole pipeline advances on `en`; valid bits, output register + skid
+  // buffer (stall_pipe.sv)
+  wire en, fire;
+  wire [PE*O_BITS-1:0] y, out_q;
+  bireal_stall_pipe #(.W(PE*O_BITS), .LAT(LAT)) ctl (
+    .clk(ap_clk), .rst_n(ap_rst_n), .in_ok(in0_V_TVALID), .en(en), .fire(fire), .y(y),
+    .out_data(out_q), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
   assign in0_V_TREADY = en;
-  logic [LAT-1:0] v;                   // v[k]: stage k+1 holds a word
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) v <= '0;
-    else if (en) v <= {v[LAT-2:0], fire};
-  end
 
-  logic [PE*O_BITS-1:0] y;
   genvar p;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_lane
@@ -113,10 +111,5 @@ module bireal_float_to_int #(
     end
   endgenerate
 
-  // ---- output register + skid buffer
-  wire [PE*O_BITS-1:0] out_q;
-  bireal_skid_buffer #(.W(PE*O_BITS)) skid (
-    .clk(ap_clk), .rst_n(ap_rst_n), .in_data(y), .in_valid(v[LAT-1]), .en(en),
-    .out_data(out_q), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
   assign out0_V_TDATA = OUT_W'(out_q);
 endmodule

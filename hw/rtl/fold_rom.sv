@@ -2,7 +2,8 @@
 // counter that advances on every accepted input word (`fire`) and a ROM read with it, so `q`
 // holds the constants of the word accepted at the last enabled edge (synchronous read, the
 // same stage as the unit's input register). Contents from MEM_FILE ($readmemh, one word per
-// fold). Used by shortcut_add.sv and requant.sv.
+// fold; the memory is bireal_rom, rom.sv). Used by shortcut_add.sv, requant.sv and
+// float_shortcut_add.sv.
 module bireal_fold_rom #(
   parameter integer W = 8,
   parameter integer FOLDS = 1,
@@ -13,7 +14,7 @@ module bireal_fold_rom #(
   input  wire rst_n,
   input  wire en,                     // the unit's pipeline advances
   input  wire fire,                   // an input word is accepted (implies en)
-  output logic [W-1:0] q
+  output wire [W-1:0] q
 );
   localparam integer FW = (FOLDS > 1) ? $clog2(FOLDS) : 1;
   logic [FW-1:0] fold;
@@ -21,26 +22,6 @@ module bireal_fold_rom #(
     if (!rst_n) fold <= '0;
     else if (fire) fold <= (fold == FW'(FOLDS - 1)) ? '0 : fold + 1'b1;
   end
-  // one branch per style: the attribute must be a constant on the declaration
-  generate
-    if (RAM_STYLE == "block") begin : g_bram
-      (* ram_style = "block" *) logic [W-1:0] mem [0:FOLDS-1];
-      if (MEM_FILE != "") begin : g_init
-        initial $readmemh(MEM_FILE, mem);
-      end
-      always_ff @(posedge clk) if (en) q <= mem[fold];
-    end else if (RAM_STYLE == "distributed") begin : g_lutram
-      (* ram_style = "distributed" *) logic [W-1:0] mem [0:FOLDS-1];
-      if (MEM_FILE != "") begin : g_init
-        initial $readmemh(MEM_FILE, mem);
-      end
-      always_ff @(posedge clk) if (en) q <= mem[fold];
-    end else begin : g_auto
-      (* ram_style = "auto" *) logic [W-1:0] mem [0:FOLDS-1];
-      if (MEM_FILE != "") begin : g_init
-        initial $readmemh(MEM_FILE, mem);
-      end
-      always_ff @(posedge clk) if (en) q <= mem[fold];
-    end
-  endgenerate
+  bireal_rom #(.W(W), .DEPTH(FOLDS), .AW(FW), .MEM_FILE(MEM_FILE), .RAM_STYLE(RAM_STYLE)) mem (
+    .clk(clk), .en(en), .addr(fold), .q(q));
 endmodule

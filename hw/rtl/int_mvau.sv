@@ -78,48 +78,13 @@ module bireal_int_mvau #(
   wire rst = !ap_rst_n;
 
   // ---------------- stage A: weight memory read register (+ output register) -------------
-  // weight ROM, read every cycle at wa (the data belongs to the step issued at this edge).
-  // Yosys cannot put a ROM into LUTRAM (ram_style "distributed" is a mapping error there),
-  // so under Yosys a distributed ROM is plain LUT logic ("logic"), which it is in Vivado too.
-  reg [PE*SIMD*W_BITS-1:0] w_q;
-  generate
-    if (RAM_STYLE == "distributed") begin : g_wlut
-`ifdef YOSYS
-      (* ram_style = "logic" *)
-`else
-      (* ram_style = "distributed", rom_style = "distributed" *)
-`endif
-      reg [PE*SIMD*W_BITS-1:0] wmem [0:WD-1];
-      if (WEIGHT_FILE != "") begin : g_winit
-        initial $readmemh(WEIGHT_FILE, wmem);
-      end
-      always @(posedge ap_clk) w_q <= wmem[wa];
-    end else begin : g_wmem
-      (* ram_style = RAM_STYLE, rom_style = RAM_STYLE *) reg [PE*SIMD*W_BITS-1:0] wmem [0:WD-1];
-      if (WEIGHT_FILE != "") begin : g_winit
-        initial $readmemh(WEIGHT_FILE, wmem);
-      end
-      always @(posedge ap_clk) w_q <= wmem[wa];
-    end
-  endgenerate
+  // weight ROM, read every cycle at wa (the data belongs to the step issued at this edge);
   // stage B (block RAM / URAM only): the primitive's output register, x delayed alongside
   wire [PE*SIMD*W_BITS-1:0] w_d;
   wire [XB-1:0] x_q;
-  generate
-    if (W_OREG) begin : g_oreg
-      reg [PE*SIMD*W_BITS-1:0] w_o;
-      reg [XB-1:0] x_o;
-      always @(posedge ap_clk) begin
-        w_o <= w_q;
-        x_o <= x_a;
-      end
-      assign w_d = w_o;
-      assign x_q = x_o;
-    end else begin : g_noreg
-      assign w_d = w_q;
-      assign x_q = x_a;
-    end
-  endgenerate
+  bireal_rom #(.W(PE*SIMD*W_BITS), .DEPTH(WD), .AW(AW), .OREG(W_OREG), .MEM_FILE(WEIGHT_FILE),
+               .RAM_STYLE(RAM_STYLE)) wrom (.clk(ap_clk), .en(1'b1), .addr(wa), .q(w_d));
+  bireal_delay #(.W(XB), .N(W_OREG)) xdel (.clk(ap_clk), .en(1'b1), .d(x_a), .q(x_q));
 
   // sum_{k0<=k<k1} b[k] * (a << k), bit W_BITS-1 of b with weight -2^(W_BITS-1) (two's
   // complement): the LUT multiplier's partial products
@@ -139,13 +104,13 @@ module bireal_int_mvau #(
   endfunction
 
   // ---------------- products and adder trees, one per PE lane ---------------------------
-  // level 0: the SIMD products (registered); level l (1..NL) adds pairs of level l-1 nodes;
-  // levels 0, even l and NL are registered, which gives TREE_LAT = (NL+1)/2 + 1 stages.
+  // level 0: the SIMD products (registered), then bireal_adder_tree (adder_tree.sv):
+  // TREE_LAT = (NL+1)/2 + 1 register stages.
   wire [PE*SW-1:0] psum;                             // registered tree outputs (signed)
-  genvar p, l, j;
+  genvar p, j;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_pe
-      wire [(NL+1)*SIMD*SW-1:0] t;                   // node j of level l at (l*SIMD+j)*SW
+      wire [SIMD*SW-1:0] t;                          // the SIMD products (tree leaves)
       for (j = 0; j < SIMD; j = j + 1) begin : g_mul
         // one multiplier per product, registered as a DSP48 wants it: input registers
         // (AREG/BREG), product register (MREG), output register (PREG)
@@ -180,24 +145,8 @@ module bireal_int_mvau #(
         wire signed [SW-1:0] rx = prod;              // sign-extended
         assign t[j*SW +: SW] = rx;
       end
-      for (l = 1; l <= NL; l = l + 1) begin : g_lvl
-        for (j = 0; j < ((SIMD + (1 << l) - 1) >> l); j = j + 1) begin : g_node
-          wire [SW-1:0] s;
-          if (2 * j + 1 < ((SIMD + (1 << (l - 1)) - 1) >> (l - 1))) begin : g_add
-            assign s = t[((l-1)*SIMD+2*j)*SW +: SW] + t[((l-1)*SIMD+2*j+1)*SW +: SW];
-          end else begin : g_pass
-            assign s = t[((l-1)*SIMD+2*j)*SW +: SW];
-          end
-          if ((l % 2 == 0) || (l == NL)) begin : g_r
-            reg [SW-1:0] r;
-            always @(posedge ap_clk) r <= s;
-            assign t[(l*SIMD+j)*SW +: SW] = r;
-          end else begin : g_c
-            assign t[(l*SIMD+j)*SW +: SW] = s;
-          end
-        end
-      end
-      assign psum[p*SW +: SW] = t[(NL*SIMD)*SW +: SW];
+      bireal_adder_tree #(.N(SIMD), .SW(SW)) tree (.clk(ap_clk), .leaves(t),
+                                                   .sum(psum[p*SW +: SW]));
     end
   endgenerate
 

@@ -36,15 +36,14 @@ module bireal_requant #(
   localparam integer AB = A_BITS + B_BITS;
   localparam integer LAT = 5;         // input register + affine lane
 
-  // ---- control: the whole pipeline advances on `en` (from the skid buffer)
-  wire en;
-  wire fire = en && in0_V_TVALID;
+  // ---- control: the whole pipeline advances on `en`; valid bits, output register + skid
+  // buffer (stall_pipe.sv)
+  wire en, fire;
+  wire [PE*O_BITS-1:0] y, out_q;
+  bireal_stall_pipe #(.W(PE*O_BITS), .LAT(LAT)) ctl (
+    .clk(ap_clk), .rst_n(ap_rst_n), .in_ok(in0_V_TVALID), .en(en), .fire(fire), .y(y),
+    .out_data(out_q), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
   assign in0_V_TREADY = en;
-  logic [LAT-1:0] v;                  // v[k]: stage k+1 holds a word
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) v <= '0;
-    else if (en) v <= {v[LAT-2:0], fire};
-  end
 
   // ---- constants of the accepted word's fold (stage 1)
   logic [PE*AB-1:0] prm;
@@ -52,7 +51,6 @@ module bireal_requant #(
     .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .fire(fire), .q(prm));
 
   // ---- lanes
-  logic [PE*O_BITS-1:0] y;
   genvar p;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_lane
@@ -70,10 +68,5 @@ module bireal_requant #(
     end
   endgenerate
 
-  // ---- output register + skid buffer
-  wire [PE*O_BITS-1:0] out_q;
-  bireal_skid_buffer #(.W(PE*O_BITS)) skid (
-    .clk(ap_clk), .rst_n(ap_rst_n), .in_data(y), .in_valid(v[LAT-1]), .en(en),
-    .out_data(out_q), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
   assign out0_V_TDATA = OUT_W'(out_q);
 endmodule

@@ -55,16 +55,15 @@ module bireal_shortcut_add #(
   localparam integer LANE = 4;        // bireal_affine_lane latency
   localparam integer LAT = 1 + 2 * LANE;
 
-  // ---- control: the whole pipeline advances on `en` (from the skid buffer)
-  wire en;
-  wire fire = en && in0_V_TVALID && in1_V_TVALID;
+  // ---- control: the whole pipeline advances on `en`; valid bits, output register + skid
+  // buffer (stall_pipe.sv)
+  wire en, fire;
+  wire [PE*O_BITS-1:0] y, out_q;
+  bireal_stall_pipe #(.W(PE*O_BITS), .LAT(LAT)) ctl (
+    .clk(ap_clk), .rst_n(ap_rst_n), .in_ok(in0_V_TVALID && in1_V_TVALID), .en(en), .fire(fire), .y(y),
+    .out_data(out_q), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
   assign in0_V_TREADY = en && in1_V_TVALID;
   assign in1_V_TREADY = en && in0_V_TVALID;
-  logic [LAT-1:0] v;                  // v[k]: stage k+1 holds a word
-  always_ff @(posedge ap_clk) begin
-    if (!ap_rst_n) v <= '0;
-    else if (en) v <= {v[LAT-2:0], fire};
-  end
 
   // ---- A1/B1 of the accepted word's fold (stage 1)
   logic [PE*AB-1:0] prm1;
@@ -72,27 +71,24 @@ module bireal_shortcut_add #(
     .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .fire(fire), .q(prm1));
 
   // ---- per-lane datapath
-  logic [PE*O_BITS-1:0] y;
   genvar p;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_lane
       logic signed [X_BITS:0] x1;      // one extra bit: unsigned inputs become signed
-      logic signed [S_BITS:0] sd [1:1+LANE];   // s, delayed to meet r
       wire [X_BITS-1:0] xin = in0_V_TDATA[p*X_BITS +: X_BITS];
       wire [S_BITS-1:0] sin = in1_V_TDATA[p*S_BITS +: S_BITS];
       always_ff @(posedge ap_clk) begin
-        if (en) begin
-          x1 <= X_SIGNED ? {xin[X_BITS-1], xin} : {1'b0, xin};  // stage 1 (+ prm1)
-          sd[1] <= S_SIGNED ? {sin[S_BITS-1], sin} : {1'b0, sin};
-          for (int k = 2; k <= 1 + LANE; k++) sd[k] <= sd[k-1];
-        end
+        if (en) x1 <= X_SIGNED ? {xin[X_BITS-1], xin} : {1'b0, xin};  // stage 1 (+ prm1)
       end
+      wire signed [S_BITS:0] sx = S_SIGNED ? {sin[S_BITS-1], sin} : {1'b0, sin};
+      wire signed [S_BITS:0] sd;       // s, delayed to meet r
+      bireal_delay #(.W(S_BITS + 1), .N(1 + LANE)) sdel (.clk(ap_clk), .en(en), .d(sx), .q(sd));
       wire signed [R_BITS-1:0] r;      // stage 1 + LANE
       bireal_affine_lane #(.X_BITS(X_BITS + 1), .A_BITS(A_BITS), .B_BITS(B_BITS),
                            .P_BITS(P1_BITS), .S(S1), .LO(LO1), .HI(HI1), .Y_BITS(R_BITS)) lane1 (
         .clk(ap_clk), .en(en), .x(x1), .a(prm1[p*AB +: A_BITS]),
         .b(prm1[p*AB + A_BITS +: B_BITS]), .y(r));
-      wire signed [T_BITS-1:0] t = r + sd[1+LANE];   // operands sign-extend to T_BITS
+      wire signed [T_BITS-1:0] t = r + sd;   // operands sign-extend to T_BITS
       wire signed [O_BITS:0] yl;       // stage 1 + 2*LANE
       bireal_affine_lane #(.X_BITS(T_BITS), .A_BITS(A2_BITS), .B_BITS(B2_BITS),
                            .P_BITS(P2_BITS), .S(S2), .LO(OUT_MIN), .HI(OUT_MAX),
@@ -102,10 +98,5 @@ module bireal_shortcut_add #(
     end
   endgenerate
 
-  // ---- output register + skid buffer
-  wire [PE*O_BITS-1:0] out_q;
-  bireal_skid_buffer #(.W(PE*O_BITS)) skid (
-    .clk(ap_clk), .rst_n(ap_rst_n), .in_data(y), .in_valid(v[LAT-1]), .en(en),
-    .out_data(out_q), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
   assign out0_V_TDATA = OUT_W'(out_q);
 endmodule

@@ -3,7 +3,8 @@
 // `in_data`) moves into the output register, or into the skid register while out is not
 // ready. en = !in_valid || !skid_full depends on registers only: there is no combinational
 // path from out_ready to the pipeline (or to the unit's input TREADY), and II=1 holds while
-// out_ready stays high. Used by shortcut_add.sv, requant.sv and global_acc_pool.sv.
+// out_ready stays high. Used by stall_pipe.sv (requant, shortcut_add, float_to_int),
+// float_shortcut_add.sv and global_acc_pool.sv.
 module bireal_skid_buffer #(
   parameter integer W = 8
 ) (

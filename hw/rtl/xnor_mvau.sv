@@ -70,58 +70,22 @@ module bireal_xnor_mvau #(
   wire rst = !ap_rst_n;
 
   // ---------------- stage A: weight memory read register (+ output register) -------------
-  // weight ROM, read every cycle at wa (the data belongs to the step issued at this edge).
-  // Yosys cannot put a ROM into LUTRAM (ram_style "distributed" is a mapping error there),
-  // so under Yosys a distributed ROM is plain LUT logic ("logic"), which it is in Vivado too.
-  reg [PE*SIMD-1:0] w_q;
-  generate
-    if (RAM_STYLE == "distributed") begin : g_wlut
-`ifdef YOSYS
-      (* ram_style = "logic" *)
-`else
-      (* ram_style = "distributed", rom_style = "distributed" *)
-`endif
-      reg [PE*SIMD-1:0] wmem [0:WD-1];
-      if (WEIGHT_FILE != "") begin : g_winit
-        initial $readmemh(WEIGHT_FILE, wmem);
-      end
-      always @(posedge ap_clk) w_q <= wmem[wa];
-    end else begin : g_wmem
-      (* ram_style = RAM_STYLE, rom_style = RAM_STYLE *) reg [PE*SIMD-1:0] wmem [0:WD-1];
-      if (WEIGHT_FILE != "") begin : g_winit
-        initial $readmemh(WEIGHT_FILE, wmem);
-      end
-      always @(posedge ap_clk) w_q <= wmem[wa];
-    end
-  endgenerate
+  // weight ROM, read every cycle at wa (the data belongs to the step issued at this edge);
   // stage B (block RAM / URAM only): the primitive's output register, x delayed alongside
   wire [PE*SIMD-1:0] w_d;
   wire [SIMD-1:0] x_q;
-  generate
-    if (W_OREG) begin : g_oreg
-      reg [PE*SIMD-1:0] w_o;
-      reg [SIMD-1:0] x_o;
-      always @(posedge ap_clk) begin
-        w_o <= w_q;
-        x_o <= x_a;
-      end
-      assign w_d = w_o;
-      assign x_q = x_o;
-    end else begin : g_noreg
-      assign w_d = w_q;
-      assign x_q = x_a;
-    end
-  endgenerate
+  bireal_rom #(.W(PE*SIMD), .DEPTH(WD), .AW(AW), .OREG(W_OREG), .MEM_FILE(WEIGHT_FILE),
+               .RAM_STYLE(RAM_STYLE)) wrom (.clk(ap_clk), .en(1'b1), .addr(wa), .q(w_d));
+  bireal_delay #(.W(SIMD), .N(W_OREG)) xdel (.clk(ap_clk), .en(1'b1), .d(x_a), .q(x_q));
 
   // ---------------- XNOR popcount trees, one per PE lane ---------------------------------
-  // leaves (level 0): 3 lanes -> 2-bit count (6 inputs per output bit: one LUT6 each);
-  // level l (1..NL) adds pairs of level l-1 nodes (carry chains); levels 0, even l and NL
-  // are registered, which gives TREE_LAT = (NL+1)/2 + 1 register stages.
+  // leaves (level 0, registered): 3 lanes -> 2-bit count (6 inputs per output bit: one LUT6
+  // each), then bireal_adder_tree (adder_tree.sv): TREE_LAT = (NL+1)/2 + 1 register stages.
   wire [PE*SW-1:0] psum;                             // registered tree outputs
-  genvar p, l, j, k;
+  genvar p, j, k;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_pe
-      wire [(NL+1)*N1*SW-1:0] t;                      // node j of level l at (l*N1+j)*SW
+      wire [N1*SW-1:0] leaves;
       for (j = 0; j < N1; j = j + 1) begin : g_leaf
         wire [2:0] xs, ws;
         for (k = 0; k < 3; k = k + 1) begin : g_m
@@ -137,26 +101,10 @@ module bireal_xnor_mvau #(
         bireal_xnor_popcount3 u_cnt (.x(xs), .w(ws), .c(c));
         reg [1:0] r;                                 // leaves are always registered
         always @(posedge ap_clk) r <= c;
-        assign t[((0)*N1+j)*SW +: SW] = r;
+        assign leaves[j*SW +: SW] = SW'(r);
       end
-      for (l = 1; l <= NL; l = l + 1) begin : g_lvl
-        for (j = 0; j < ((N1 + (1 << l) - 1) >> l); j = j + 1) begin : g_node
-          wire [SW-1:0] s;
-          if (2 * j + 1 < ((N1 + (1 << (l - 1)) - 1) >> (l - 1))) begin : g_add
-            assign s = t[((l-1)*N1+2*j)*SW +: SW] + t[((l-1)*N1+2*j+1)*SW +: SW];
-          end else begin : g_pass
-            assign s = t[((l-1)*N1+2*j)*SW +: SW];
-          end
-          if ((l % 2 == 0) || (l == NL)) begin : g_r
-            reg [SW-1:0] r;
-            always @(posedge ap_clk) r <= s;
-            assign t[((l)*N1+j)*SW +: SW] = r;
-          end else begin : g_c
-            assign t[((l)*N1+j)*SW +: SW] = s;
-          end
-        end
-      end
-      assign psum[p*SW +: SW] = t[((NL)*N1+0)*SW +: SW];
+      bireal_adder_tree #(.N(N1), .SW(SW)) tree (.clk(ap_clk), .leaves(leaves),
+                                                 .sum(psum[p*SW +: SW]));
     end
   endgenerate
 
@@ -183,25 +131,9 @@ module bireal_xnor_mvau #(
         assign res_out[p*OB +: OB] = res[p*ACC_W +: ACC_W];  // zero-extended
       end
     end else begin : g_thr
-      reg [PE*TW-1:0] thr_q;                           // threshold ROM (see the weight ROM)
-      if (THR_RAM_STYLE == "distributed") begin : g_tlut
-`ifdef YOSYS
-        (* ram_style = "logic" *)
-`else
-        (* ram_style = "distributed", rom_style = "distributed" *)
-`endif
-        reg [PE*TW-1:0] tmem [0:NF-1];
-        if (THRESH_FILE != "") begin : g_tinit
-          initial $readmemh(THRESH_FILE, tmem);
-        end
-        always @(posedge ap_clk) thr_q <= tmem[nfS];
-      end else begin : g_tmem
-        (* ram_style = THR_RAM_STYLE, rom_style = THR_RAM_STYLE *) reg [PE*TW-1:0] tmem [0:NF-1];
-        if (THRESH_FILE != "") begin : g_tinit
-          initial $readmemh(THRESH_FILE, tmem);
-        end
-        always @(posedge ap_clk) thr_q <= tmem[nfS];
-      end
+      wire [PE*TW-1:0] thr_q;                          // threshold ROM (see rom.sv)
+      bireal_rom #(.W(PE*TW), .DEPTH(NF), .AW(NFW), .MEM_FILE(THRESH_FILE),
+                   .RAM_STYLE(THR_RAM_STYLE)) trom (.clk(ap_clk), .en(1'b1), .addr(nfS), .q(thr_q));
       for (p = 0; p < PE; p = p + 1) begin : g_o
         assign res_out[p] = ({1'b0, res[p*ACC_W +: ACC_W]} >= {1'b0, thr_q[p*TW +: TW]});
       end

@@ -1,0 +1,57 @@
+// Synchronous-read ROM with the memory kind chosen by the folding (hw/memory.py):
+//   q <= mem[addr]  at every edge with en = 1   (contents from MEM_FILE, $readmemh)
+// and, with OREG = 1, one more register behind it (the block RAM / URAM primitive's output
+// register DOA_REG / OREG), so q is then valid two enabled edges after addr.
+// RAM_STYLE "distributed": LUTRAM in Vivado; Yosys cannot map a ROM into LUTRAM (a mapping
+// error there), so under Yosys it is plain LUT logic ("logic"), which it is in Vivado too.
+// Every other style goes to the ram_style / rom_style attributes (one branch per style: the
+// attribute is a constant on each declaration). Used by xnor_mvau.sv and int_mvau.sv (weights,
+// thresholds) and fold_rom.sv (per-fold constants).
+module bireal_rom #(
+  parameter integer W = 8,
+  parameter integer DEPTH = 1,
+  parameter integer AW = 1,
+  parameter integer OREG = 0,
+  parameter MEM_FILE = "",            // "": no contents (lets tools elaborate the defaults)
+  parameter RAM_STYLE = "auto"        // "auto" | "block" | "ultra" | "distributed"
+) (
+  input  wire clk,
+  input  wire en,
+  input  wire [AW-1:0] addr,
+  output wire [W-1:0] q
+);
+  logic [W-1:0] rd;
+  generate
+    if (RAM_STYLE == "distributed") begin : g_lut
+`ifdef YOSYS
+      (* ram_style = "logic" *)
+`else
+      (* ram_style = "distributed", rom_style = "distributed" *)
+`endif
+      logic [W-1:0] mem [0:DEPTH-1];
+      if (MEM_FILE != "") begin : g_init
+        initial $readmemh(MEM_FILE, mem);
+      end
+      always_ff @(posedge clk) if (en) rd <= mem[addr];
+    end else if (RAM_STYLE == "block") begin : g_bram
+      (* ram_style = "block", rom_style = "block" *) logic [W-1:0] mem [0:DEPTH-1];
+      if (MEM_FILE != "") begin : g_init
+        initial $readmemh(MEM_FILE, mem);
+      end
+      always_ff @(posedge clk) if (en) rd <= mem[addr];
+    end else if (RAM_STYLE == "ultra") begin : g_uram
+      (* ram_style = "ultra", rom_style = "ultra" *) logic [W-1:0] mem [0:DEPTH-1];
+      if (MEM_FILE != "") begin : g_init
+        initial $readmemh(MEM_FILE, mem);
+      end
+      always_ff @(posedge clk) if (en) rd <= mem[addr];
+    end else begin : g_auto
+      (* ram_style = "auto" *) logic [W-1:0] mem [0:DEPTH-1];
+      if (MEM_FILE != "") begin : g_init
+        initial $readmemh(MEM_FILE, mem);
+      end
+      always_ff @(posedge clk) if (en) rd <= mem[addr];
+    end
+  endgenerate
+  bireal_delay #(.W(W), .N(OREG)) oreg (.clk(clk), .en(en), .d(rd), .q(q));
+endmodule
