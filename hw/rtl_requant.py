@@ -3,7 +3,10 @@
 After streamlining every requant is a FINN Thresholding with 2^b - 1 thresholds per channel.
 hw.affine recovers y = clamp(floor((A[c] x + B[c]) / 2^S), lo, hi) from them and proves it
 equal on every reachable input x (jump points, no enumeration), so two constants per channel
-replace the threshold memory. The reachable range comes from the producer (`reachable_range`);
+replace the threshold memory. Rows with no floor form are fitted again with round half to even,
+y = clamp(rne((A[c] x + B[c]) / 2^S), lo, hi) (the global-pool quantizer's rounding,
+hw.thresholds.GlobalPoolQuantToMultiThreshold), proven the same way; floor is tried first
+because its lane has no tie incrementer. The reachable range comes from the producer (`reachable_range`);
 it is what the proof covers and it must be tight: RoundAndClipThresholds clipped the thresholds
 to the input datatype, and a wide range also asks the fit to reproduce levels no input reaches.
 """
@@ -109,21 +112,25 @@ class FuseRequant(Transformation):
         xmin, xmax = reachable_range(model, n.input[0], C)
         lo = int(op.get_nodeattr("ActVal"))
         fit = fit_affine(T, lo, xmin, xmax)
+        if fit is None:
+            fit = fit_affine(T, lo, xmin, xmax, rounding="rne")
         rng = f"{int(xmin.min())}..{int(xmax.max())}"
         if fit is None:
             return None, (f"thresholds are not a fixed-point affine requant on inputs {rng} "
-                          "(no integer A, B for any S <= 40; e.g. round-half-to-even ties)")
+                          "(no integer A, B for any S <= 40, rounding floor or half to even)")
         odt = model.get_tensor_datatype(n.output[0])
         node = helper.make_node(
             "Requant_rtl", [n.input[0]], [n.output[0]], domain=DOMAIN, name=f"Requant_{n.name}",
             backend="fpgadataflow", NumChannels=C, PE=op.get_nodeattr("PE"),
             numInputVectors=list(op.get_nodeattr("numInputVectors")),
             inputDataType=model.get_tensor_datatype(n.input[0]).name, outputDataType=odt.name,
-            A=fit["A"], B=fit["B"], S=fit["S"], LO=fit["lo"], HI=fit["hi"])
+            A=fit["A"], B=fit["B"], S=fit["S"], LO=fit["lo"], HI=fit["hi"],
+            rounding=fit["rounding"])
         try:
             Requant_rtl(node).verify_node()
         except ValueError as e:
             return None, str(e)
         self.found[n.name] = {"node": n.name, "fused": True, "into": node.name, "S": fit["S"],
-                              "input_range": rng, "thresholds_removed": stored}
+                              "rounding": fit["rounding"], "input_range": rng,
+                              "thresholds_removed": stored}
         return node, None

@@ -1,9 +1,14 @@
 """Requant: a per-channel fixed-point requant in place of a multi-step FINN Thresholding.
 
-For channel c:   y = clamp(floor((A[c] * x + B[c]) / 2^S), LO, HI)
+For channel c:   y = clamp(q((A[c] * x + B[c]) / 2^S), LO, HI),  q by the attribute `rounding`:
+  "floor":  q = floor,                 t >> S in integers (t = A x + B);
+  "rne":    q = round half to even,    (t + 2^(S-1) - 1 + t[S]) >> S  (t[S] = bit S of t;
+            hw.affine.shift_round; S = 0: q(t) = t).
+In "rne" mode the constant memory holds B' = B + 2^(S-1) - 1 and the lane adds only the tie bit
+(hw/rtl/affine_lane.sv); the attribute B is the B of the formula.
 
-hw.rtl_requant.FuseRequant recovers (A, B, S) from the thresholds and proves them equal on the
-reachable input range (hw.affine): two constants per channel instead of HI - LO thresholds.
+hw.rtl_requant.FuseRequant recovers (A, B, S, rounding) from the thresholds and proves them equal
+on the reachable input range (hw.affine): two constants per channel instead of HI - LO thresholds.
 RTL: hw/rtl/requant.sv (input register + constant read, hw/rtl/affine_lane.sv per lane, the
 output skid buffer hw/rtl/skid_buffer.sv).
 
@@ -20,6 +25,7 @@ from qonnx.core.datatype import DataType
 
 from finn.custom_op.fpgadataflow.hwcustomop import HWCustomOp
 from finn.util.logging import log
+from hw.affine import shift_round
 from hw.ops.base import BirealRTLBackend, hex_lines
 from hw.ops.elementwise import STREAM_ATTRS, ChannelwiseStream
 from hw.memory import bram18_count as bram18
@@ -47,7 +53,11 @@ def mult_dsps(a_bits: int, x_bits: int) -> int:
 class AffineParams(ChannelwiseStream):
     """The per-fold constant memory of a unit with per-channel (A, B): FOLDS = C/PE words,
     lane p of word f = {B[c], A[c]} (A in the low bits), c = f*PE + p. Subclasses provide
-    `_err`, `_consts() -> (A, B)` and `widths()` with A_BITS / B_BITS."""
+    `_err`, `_consts() -> (A, B)` and `widths()` with A_BITS / B_BITS; `_mem_consts()` (default
+    `_consts()`) is what the memory holds."""
+
+    def _mem_consts(self):
+        return self._consts()
 
     def _check_consts(self, a: np.ndarray, b: np.ndarray, names: str):
         ch = self.get_nodeattr("NumChannels")
@@ -80,7 +90,7 @@ class AffineParams(ChannelwiseStream):
         return bram18(self._folds(), self._mem_width())
 
     def param_words(self) -> list[int]:
-        a, b = self._consts()
+        a, b = self._mem_consts()
         w, pe = self.widths(), self.get_nodeattr("PE")
         ab, ma, mb = w["A_BITS"] + w["B_BITS"], (1 << w["A_BITS"]) - 1, (1 << w["B_BITS"]) - 1
         words = []
@@ -111,6 +121,7 @@ class Requant(AffineParams, HWCustomOp):
             "LO": ("i", True, 0),
             "HI": ("i", True, 0),
             "ram_style": ("s", False, "auto", {"auto", "block", "distributed"}),
+            "rounding": ("s", False, "floor", {"floor", "rne"}),
         }
         attrs.update(super().get_nodeattr_types())
         return attrs
@@ -122,6 +133,15 @@ class Requant(AffineParams, HWCustomOp):
         """(A, B) as int64 arrays of NumChannels, checked."""
         return self._check_consts(np.asarray(self.get_nodeattr("A"), dtype=np.int64),
                                   np.asarray(self.get_nodeattr("B"), dtype=np.int64), "A/B")
+
+    def _rne(self) -> bool:
+        """Round half to even in hardware (rounding "rne" and S >= 1; at S = 0 both are t)."""
+        return self.get_nodeattr("rounding") == "rne" and self.get_nodeattr("S") > 0
+
+    def _mem_consts(self):
+        """(A, B') as the constant memory holds them: B' = B + 2^(S-1) - 1 when _rne()."""
+        a, b = self._consts()
+        return (a, b + ((1 << (self.get_nodeattr("S") - 1)) - 1)) if self._rne() else (a, b)
 
     # -- shapes and types -----------------------------------------------------------------
     def get_input_datatype(self, ind=0):
@@ -155,9 +175,10 @@ class Requant(AffineParams, HWCustomOp):
 
     # -- arithmetic -----------------------------------------------------------------------
     def widths(self) -> dict:
-        """Signed widths that make every intermediate overflow-free, from the constants and the
-        input datatype's range: A, B, A*x + B (P), y in [LO, HI] (Y)."""
-        a, b = self._consts()
+        """Signed widths that make every intermediate overflow-free, from the constants (as the
+        memory holds them, _mem_consts) and the input datatype's range: A, B, A*x + B (P;
+        "rne": P > S + 1, so bit S exists), y in [LO, HI] (Y)."""
+        a, b = self._mem_consts()
         xdt, odt = self.get_input_datatype(), self.get_output_datatype()
         s, lo, hi = self.get_nodeattr("S"), self.get_nodeattr("LO"), self.get_nodeattr("HI")
         if not 0 <= s <= 62:
@@ -179,15 +200,18 @@ class Requant(AffineParams, HWCustomOp):
             "P_BITS": signed_bits(min(min(ax) + int(b.min()), lo), max(max(ax) + int(b.max()), hi)),
             "Y_BITS": signed_bits(lo, hi),
         }
+        if self._rne():
+            w["P_BITS"] = max(w["P_BITS"], s + 2)
         if w["P_BITS"] > 63 or signed_bits(min(ax), max(ax)) > 63:
             raise self._err(f"intermediate widths {w} exceed 63 bits (int64 golden model)")
         return w
 
     def golden(self, x: np.ndarray) -> np.ndarray:
-        """The formula in int64 (>> on int64 is floor division by 2^S)."""
+        """The formula in int64 (>> on int64 is floor division by 2^S; rne: shift_round)."""
         a, b = self._consts()
         g = self.get_nodeattr
-        return np.clip((a * np.asarray(x).astype(np.int64) + b) >> g("S"), g("LO"), g("HI"))
+        t = a * np.asarray(x).astype(np.int64) + b
+        return np.clip(shift_round(t, g("S"), g("rounding")), g("LO"), g("HI"))
 
     def execute_node(self, context, graph):
         node = self.onnx_node
@@ -201,10 +225,13 @@ class Requant(AffineParams, HWCustomOp):
         return self.get_nodeattr("PE") * mult_dsps(w["A_BITS"], self.get_input_datatype().bitwidth() + 1)
 
     def lut_estimation(self, fpgapart=None):
-        """PE * (P - S [two clamp compares on carry chains] + Y [clamp mux]) + constant LUTRAM
-        (param_mem_luts) + 20 (control); A*x + B is in the DSP."""
-        w, pe = self.widths(), self.get_nodeattr("PE")
-        lane = max(1, w["P_BITS"] - self.get_nodeattr("S")) + w["Y_BITS"]
+        """PE * (P - S [two clamp compares on carry chains] + Y [clamp mux] (+ rne: P - S
+        [the tie-bit incrementer] + ceil((S + 1) / 6) [the tie detect, an S+1-input AND])) +
+        constant LUTRAM (param_mem_luts) + 20 (control); A*x + B is in the DSP."""
+        w, pe, s = self.widths(), self.get_nodeattr("PE"), self.get_nodeattr("S")
+        lane = max(1, w["P_BITS"] - s) + w["Y_BITS"]
+        if self._rne():
+            lane += max(1, w["P_BITS"] - s) + math.ceil((s + 1) / 6)
         return pe * lane + self.param_mem_luts() + 20
 
 
@@ -236,6 +263,7 @@ class Requant_rtl(Requant, BirealRTLBackend):
             "OUT_W": self.get_outstream_width_padded(0),
             **self.widths(),
             "S": g("S"),
+            "RNE": int(self._rne()),
             "LO": g("LO"),
             "HI": g("HI"),
             "MEM_FILE": f"{self.onnx_node.name}_params.mem",

@@ -1,8 +1,10 @@
 // Per-channel fixed-point requant (replaces a multi-step FINN Thresholding): for channel
 // c = fold*PE + p of each pixel
 //   y = clamp((A[c]*x + B[c]) >>> S, LO, HI)
-// (>>> = arithmetic shift = floor division by 2^S). One input word per output word, II=1,
-// exact under any valid/ready stalls. A/B come from MEM_FILE ($readmemh): one word per fold,
+// (>>> = arithmetic shift = floor division by 2^S), or with RNE = 1 round half to even,
+//   y = clamp(rne((A[c]*x + B[c]) / 2^S), LO, HI),
+// for which MEM_FILE holds B[c] + 2^(S-1) - 1 (see affine_lane.sv). One input word per output
+// word, II=1, exact under any valid/ready stalls. A/B come from MEM_FILE ($readmemh): one word per fold,
 // lane p = {B, A} at bits [p*(A_BITS+B_BITS) +: A_BITS+B_BITS] (A in the low bits). All widths
 // are derived by the Python op (hw/ops/requant.py) so that no intermediate can overflow.
 // Pipeline: input register + constant read (1), bireal_affine_lane (4), output skid buffer.
@@ -19,6 +21,7 @@ module bireal_requant #(
   parameter integer P_BITS = 40,      // A*x + B
   parameter integer Y_BITS = 8,       // signed y in [LO, HI]
   parameter integer S = 0,
+  parameter integer RNE = 0,          // 1: round half to even (S >= 1, P_BITS > S)
   parameter integer LO = -128,
   parameter integer HI = 127,
   parameter MEM_FILE = "",            // "": no contents (lets tools elaborate the defaults)
@@ -61,7 +64,7 @@ module bireal_requant #(
       end
       wire signed [Y_BITS-1:0] yl;
       bireal_affine_lane #(.X_BITS(X_BITS + 1), .A_BITS(A_BITS), .B_BITS(B_BITS), .P_BITS(P_BITS),
-                           .S(S), .LO(LO), .HI(HI), .Y_BITS(Y_BITS)) lane (
+                           .S(S), .RNE(RNE), .LO(LO), .HI(HI), .Y_BITS(Y_BITS)) lane (
         .clk(ap_clk), .en(en), .x(x1), .a(prm[p*AB +: A_BITS]), .b(prm[p*AB + A_BITS +: B_BITS]),
         .y(yl));
       assign y[p*O_BITS +: O_BITS] = O_BITS'(yl);
