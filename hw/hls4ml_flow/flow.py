@@ -32,6 +32,21 @@ HLS4ML_VERSION = "1.3.0"
 OWNED = ("hls4ml.json", "prj", "rewritten.onnx", "check.onnx")
 
 
+_PREPARED: dict = {}
+
+
+def prepared(onnx_path, export, hls: bool):
+    """rewrite.prepare(export, hls), cached per (file, mtime) within the process (the qonnx
+    layout pass takes ~20 s; a graph is rewritten the same way every time)."""
+    p = Path(onnx_path).resolve()
+    key = (str(p), p.stat().st_mtime_ns, hls)
+    if key not in _PREPARED:
+        _PREPARED[key] = rewrite.prepare(export, hls)
+    m, table, steps = _PREPARED[key]
+    from qonnx.core.modelwrapper import ModelWrapper
+    return ModelWrapper(m.model.__deepcopy__()), table, steps
+
+
 def bits_equal(a, b) -> np.ndarray:
     """Elementwise: float32 bit patterns equal (-0.0 != +0.0, tolerance 0)."""
     a, b = np.asarray(a, np.float32), np.asarray(b, np.float32)
@@ -93,9 +108,14 @@ def hls_config(m, float_mode: bool, override: dict | None):
 
 
 def per_layer(hm, m, trace: dict, ref_ctx: list[dict], export) -> dict:
-    """hls4ml trace vs the export's qonnx execution, layer by layer in graph order."""
+    """hls4ml trace vs the export's qonnx execution, layer by layer in graph order.
+    Float-typed layers: uint32 bit patterns; fixed-typed layers: values (a fixed type has no
+    -0.0, qonnx's Quant may return -0.0 for 0); the global average pool: |hls - qonnx| < 2^-F
+    (hls4ml truncates the mean to its F fractional bits, binary32 rounds it; the next Quant is
+    then compared exactly). The first layer that fails is named."""
     prod = {o: n for n in m.graph.node for o in n.output}
     rows, first = [], None
+    k = len(next(iter(trace.values()))) if trace else 0
     for L in hm.get_layers():
         if L.name not in trace or not L.outputs:
             continue
@@ -104,19 +124,30 @@ def per_layer(hm, m, trace: dict, ref_ctx: list[dict], export) -> dict:
         if src is None or L.class_name in ("Clone", "Transpose", "ZeroPadding2D"):
             continue
         r = src.output[0]
-        ref = np.concatenate([c[r] for c in ref_ctx])
-        got = np.asarray(trace[L.name]).reshape(len(ref_ctx), -1)
+        ref = np.concatenate([c[r] for c in ref_ctx[:k]])
+        got = np.asarray(trace[L.name]).reshape(k, -1)
         if src.op_type == "BipolarQuant":
             got = got * 2.0 - 1.0                       # hls4ml codes +-1 as 1 / 0
         shp = m.get_tensor_shape(L.outputs[0])
         got = np.concatenate([_as_nchw(g, (1,) + ref.shape[1:], shp) for g in got])
-        bad = int((~bits_equal(got, ref)).sum())
-        rows.append({"hls4ml_layer": L.name, "class": L.class_name, "export_tensor": r,
-                     "elements": int(ref.size), "mismatches": bad,
-                     "types": {k: str(v.precision) for k, v in L.types.items()}})
+        p = L.get_output_variable().type.precision
+        kind = type(p).__name__
+        row = {"hls4ml_layer": L.name, "class": L.class_name, "export_tensor": r,
+               "elements": int(ref.size), "types": {t: str(v.precision) for t, v in L.types.items()}}
+        if "Float" in kind or "float" in str(p):
+            row["compare"], bad = "uint32 bits", int((~bits_equal(got, ref)).sum())
+        elif L.class_name.startswith("GlobalPooling"):
+            f = p.width - p.integer
+            d = float(np.abs(got.astype(np.float64) - ref.astype(np.float64)).max())
+            row["compare"], row["max_abs_diff"] = f"|diff| < 2^-{f} (truncated mean)", d
+            bad = int((np.abs(got.astype(np.float64) - ref) >= 2.0 ** -f).sum())
+        else:
+            row["compare"], bad = "values", int((got.astype(np.float64) != ref).sum())
+        row["mismatches"] = bad
+        rows.append(row)
         if bad and first is None:
             first = L.name
-    return {"layers": rows, "first_mismatch_layer": first}
+    return {"images": k, "layers": rows, "first_mismatch_layer": first}
 
 
 def sim_logits(build: Path):
@@ -132,8 +163,12 @@ def sim_logits(build: Path):
 
 
 def run(onnx_path, board: str, out, shortcut: str | None = None, images: int | None = None,
-        build=None, override: dict | None = None, quiet: bool = False) -> dict:
-    """The whole check; writes OUT/hls4ml.json and the Vitis HLS project OUT/prj."""
+        build=None, override: dict | None = None, quiet: bool = False,
+        trace_images: int = 20) -> dict:
+    """The whole check; writes OUT/hls4ml.json and the Vitis HLS project OUT/prj.
+    override: {onnx layer: {precision key: type}} applied after the derived precisions (a
+    test hook: a wrong type must be named by the per-layer comparison). The per-layer trace
+    runs on the first `trace_images` images (every image goes through predict())."""
     import hls4ml
     from qonnx.core.modelwrapper import ModelWrapper
     import model.custom_op  # noqa: F401  (registers FixedPointRequant with qonnx)
@@ -165,8 +200,8 @@ def run(onnx_path, board: str, out, shortcut: str | None = None, images: int | N
     export = ModelWrapper(str(onnx_path))
     say(f"hls4ml: qonnx execution of the export on {n} images (reference)")
     ref_ctx = exec_contexts(export, X)
-    check_m, _, _ = rewrite.prepare(export, hls=False)
-    hls_m, table, steps = rewrite.prepare(export, hls=True)
+    check_m, _, _ = prepared(onnx_path, export, hls=False)
+    hls_m, table, steps = prepared(onnx_path, export, hls=True)
     res["rewrite"] = {"steps": steps, "check": check_rewrite(export, check_m, ref_ctx, X)}
     res["rewrite"]["check"]["pad_fold"] = ("not executable in qonnx (onnxruntime pads with 0.0);"
                                            " checked by the per-layer trace of the conv outputs")
@@ -174,20 +209,31 @@ def run(onnx_path, board: str, out, shortcut: str | None = None, images: int | N
     if not res["rewrite"]["check"]["exact"]:
         raise BiRealError(f"rewrite for hls4ml is not exact on qonnx: "
                           f"{res['rewrite']['check']['mismatching']}")
-    res["workarounds"] = [
-        "FixedPointRequant: extension layer FPRequant (integer A, B, S; nnet_fp_requant_stream.h)",
-        "Pad(-1) folded into Conv pads (hls4ml pads 1-bit data with code 0 = -1)",
-        "AveragePool 2x2 + 1x1 Conv -> 2x2/s2 Conv with Quant(W/4, scale 1/4)",
-        "per-channel constants [1,1,1,C] -> [C] (merge_const broadcast crash)",
-        "Transposes around BipolarQuant removed; GlobalAveragePool fed NHWC + NHWC handler "
-        "(the stock handler's NCHW shape gives a compile-time division by zero in io_stream)"]
+    w = []
+    if steps["requant"]:
+        w.append(f"FixedPointRequant x{len(steps['requant'])}: extension layer FPRequant "
+                 "(integer A, B, S; hw/hls4ml_ext/nnet_fp_requant_stream.h)")
+    if steps.get("pad_fold"):
+        w.append(f"Pad(-1) folded into Conv pads x{len(steps['pad_fold'])} (hls4ml pads "
+                 "1-bit data with code 0 = -1; Pad(-1) itself is rejected)")
+    if steps["avgpool_conv"]:
+        w.append("AveragePool 2x2 + 1x1 Conv -> 2x2/s2 Conv with Quant(W/4, scale 1/4) "
+                 "(hls4ml wants channels-last AveragePool; a quantized weight stops bn_fuse)")
+    w.append("per-channel constants [1,1,1,C] -> [C] (merge_const broadcast crash)")
+    if steps["bq_transposes"]:
+        w.append(f"{steps['bq_transposes']} Transpose pairs around BipolarQuant removed")
+    if steps["gap"]:
+        w.append("GlobalAveragePool fed NHWC + NHWC handler (the stock handler reads the NCHW "
+                 "shape: compile-time division by zero in io_stream, 'Illegal instruction')")
+    res["workarounds"] = w
     if float_mode:
         res["workarounds"].append("ScaleDownAdd optimizer disabled (crash on Add of two float "
                                   "ApplyAlphas: 'Unexpected new precision type')")
     cfg, rows = hls_config(hls_m, float_mode, override)
     res["precision_override"] = override or None
     with guard.staged(out, OWNED) as tmp:
-        _emulate(res, hls_m, cfg, Path(tmp) / "prj", X, G, ref_ctx, export, say)
+        _emulate(res, hls_m, cfg, Path(tmp) / "prj", X, G, ref_ctx, export, say,
+                 min(n, trace_images))
         res["precisions"] = rows
         if rtl is not None:
             res["three_way"] = three_way(rtl, G, res.pop("_Y"), res.pop("_ok"))
@@ -200,7 +246,7 @@ def run(onnx_path, board: str, out, shortcut: str | None = None, images: int | N
     return res
 
 
-def _emulate(res, hls_m, cfg, prj: Path, X, G, ref_ctx, export, say):
+def _emulate(res, hls_m, cfg, prj: Path, X, G, ref_ctx, export, say, trace_images: int):
     """convert + compile (trace enabled) + predict + trace into res."""
     import hls4ml
     n = len(X)
@@ -227,7 +273,7 @@ def _emulate(res, hls_m, cfg, prj: Path, X, G, ref_ctx, export, say):
     hm.compile = lambda: None              # trace() recompiles; the library already traces
     try:
         t = time.time()
-        _, tr = hm.trace(xin)
+        _, tr = hm.trace(xin[:trace_images])
         res["trace_seconds"] = round(time.time() - t, 2)
     finally:
         hm.compile = comp
