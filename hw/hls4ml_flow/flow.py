@@ -133,7 +133,8 @@ def per_layer(hm, m, trace: dict, ref_ctx: list[dict], export) -> dict:
         p = L.get_output_variable().type.precision
         kind = type(p).__name__
         row = {"hls4ml_layer": L.name, "class": L.class_name, "export_tensor": r,
-               "elements": int(ref.size), "types": {t: str(v.precision) for t, v in L.types.items()}}
+               "elements": int(ref.size),
+               "types": {t: str(v.precision) for t, v in L.types.items()}}
         if "Float" in kind or "float" in str(p):
             row["compare"], bad = "uint32 bits", int((~bits_equal(got, ref)).sum())
         elif L.class_name.startswith("GlobalPooling"):
