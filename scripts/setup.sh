@@ -28,6 +28,6 @@ pipq "torch==2.13.0"
 pipq -r requirements.txt
 pipq --no-deps "finn-plus==1.6.1"
 pipq --no-deps -e .
-.venv/bin/python -c "import torch, brevitas, qonnx, finn, model" || { echo "setup: import check failed" >&2; exit 1; }
+.venv/bin/python -c "import torch, brevitas, qonnx, finn, hls4ml, model" || { echo "setup: import check failed" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "setup: done (torch $(.venv/bin/python -c 'import torch; print(torch.__version__)'))"

@@ -60,7 +60,47 @@ def cmd_timing(a):
         sys.exit(1)
 
 
+def check_hls4ml(a):
+    from model.quant import SHORTCUT_MODES
+    guard.need_int("--trace-images", a.trace_images, 1)
+    info = guard.project_export(a.onnx, a.images)
+    mode = info.get("shortcut", "fixed8")
+    if a.shortcut is not None and a.shortcut not in SHORTCUT_MODES:
+        raise BiRealError(f"--shortcut must be one of {', '.join(SHORTCUT_MODES)}, "
+                          f"got {a.shortcut!r}")
+    if a.shortcut is not None and a.shortcut != mode:
+        raise BiRealError(f"--shortcut {a.shortcut}: {a.onnx} was exported with shortcut "
+                          f"{mode} (its export.json)")
+    if a.build is not None:
+        from hw.hls4ml_flow.flow import sim_logits
+        sim_logits(Path(a.build))
+
+
+def cmd_hls4ml(a):
+    from hw.hls4ml_flow.flow import format_result, run
+    res = run(a.onnx, a.board, a.out, shortcut=a.shortcut, images=a.images, build=a.build,
+              trace_images=a.trace_images)
+    print(format_result(res))
+    print(f"files        {Path(a.out) / 'hls4ml.json'}, HLS project {Path(a.out) / 'prj'}")
+    agree = res.get("three_way", {}).get("agree", True)
+    if not (res["bit_exact"] and agree):
+        sys.exit(1)
+
+
 def add_commands(sub):
+    s = sub.add_parser("hls4ml", help="the export through hls4ml 1.3.0 (Vitis, io_stream): "
+                                      "its C++ emulation checked bit for bit against PyTorch "
+                                      "(and a Verilator sim), the HLS project for the board")
+    s.add_argument("--onnx", required=True, help="model.onnx written by `bireal export`")
+    s.add_argument("--board", default="pynq-z2", choices=hw_cli.BOARD_NAMES)
+    s.add_argument("--shortcut", help="fixed8 or float32 (default: the export's, export.json)")
+    s.add_argument("--out", required=True)
+    s.add_argument("--images", type=int, help="golden images run (default: all the export has)")
+    s.add_argument("--trace-images", type=int, default=20,
+                   help="images of the per-layer trace comparison (default 20)")
+    s.add_argument("--build", help="a `bireal sim`-ed compile folder (or `bireal build` DIR): "
+                                   "adds the RTL simulation to a three-way verdict")
+    s.set_defaults(fn=cmd_hls4ml, check=check_hls4ml)
     s = sub.add_parser("sim", help="cycle-accurate Verilator simulation of the compiled "
                                    "accelerator, every output checked against PyTorch")
     s.add_argument("--build", required=True, help="folder written by `bireal compile --out`")

@@ -9,7 +9,9 @@ DIR/sim.json:
   word), est_cycles_per_frame + est_layer (bottleneck of the analytical per-layer cycles),
   ratio (sim / estimate), fps = clock / cycles_per_frame, clock_mhz, sim_cycles_per_second,
   backpressure, stall (which streams were blocked, if the design stopped moving),
-  first_bad_layer (per-layer taps re-run on the first mismatching frame).
+  first_bad_layer (per-layer taps re-run on the first mismatching frame);
+and DIR/sim_logits.npy: the simulated logits per image (NaN where a frame gave no output),
+read by `bireal hls4ml --build` for its three-way verdict.
 Logits are compared at tolerance 0: the accelerator's integers times the host's power-of-two
 scale must equal PyTorch's float32 logits exactly.
 """
@@ -24,7 +26,7 @@ from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.custom_op.registry import getCustomOp
 
 from model.errors import BiRealError
-from model.export import save_json
+from model.export import save_json, save_npy
 
 from hw.rtl_flow import relocate  # noqa: F401 (re-exported: sim users call run.relocate)
 
@@ -203,10 +205,12 @@ def simulate(build_dir, images: int | None = 100, backpressure: float = 0.0, see
                         "frames_out": len(r.outputs),
                         "streams": stall_report(d.st, r.stall["dbg_valid"], r.stall["dbg_ready"])}
     mism, first = 0, None
+    sim_out = np.full((len(frames),) + go.shape[1:], np.nan, dtype=np.float32)
     for i in range(len(frames)):
         ok = i < len(r.outputs) and len(r.outputs[i]) == n_out
         if ok:
             logits = host_tail(d.parent, d.decode(r.outputs[i])).reshape(go[i].shape)
+            sim_out[i] = logits
             ok = np.array_equal(logits.astype(np.float32), go[i].astype(np.float32))
         if not ok:
             mism += 1
@@ -229,6 +233,7 @@ def simulate(build_dir, images: int | None = 100, backpressure: float = 0.0, see
     if first is not None and not r.stalled:
         res["first_bad_layer"] = first_bad_layer(d, codes[first])
     res["shortcut"] = est_all.get("shortcut", "fixed8")
+    save_npy(Path(build_dir) / "sim_logits.npy", sim_out)   # per-image logits (NaN: no output)
     save_json(Path(build_dir) / "sim.json", res)
     return res
 
