@@ -82,8 +82,8 @@ def stitch_tcl(rtl: ModelWrapper, out: Path, part: str, clk_ns: float) -> ModelW
         src = Path(op.get_nodeattr("code_gen_dir_ipgen"))
         dst = (out / "hdl" / n.name).resolve()
         shutil.copytree(src, dst, dirs_exist_ok=True)
-        op.set_nodeattr("code_gen_dir_ipgen", str(dst))
-        op.set_nodeattr("ip_path", str(dst))
+        for attr in ("code_gen_dir_ipgen", "ip_path", "ipgen_path"):  # the last one is
+            op.set_nodeattr(attr, str(dst))               # what ReplaceVerilogRelPaths reads
     with ExitStack() as st:
         st.enter_context(mock.patch.object(csi, "is_rtl_node", _is_rtl))
         st.enter_context(mock.patch.object(csi, "make_build_dir", lambda prefix="", **k: str(out)))
