@@ -124,3 +124,14 @@ def test_report_command_needs_a_build_folder(tmp_path, capsys):
         main(["report", "--build", str(tmp_path)])
     assert e.value.code == 2
     assert "is not a `bireal build` folder" in capsys.readouterr().err
+
+
+def test_a_synthesis_killed_before_the_job_ends_is_not_recorded_running(tmp_path, monkeypatch):
+    out = tmp_path / "run"
+    _fake_synth(monkeypatch, out)
+    proc = synth_bg.start(out)
+    os.kill(proc.pid, signal.SIGKILL)          # dies without a state file
+    proc.wait()
+    res = synth_bg.settle(out, proc, _job_result(), _write(out))
+    assert res["synth"]["status"] == "failed" and "ended without a result" in res["synth_error"]
+    assert _build_json(out)["synth"]["status"] == "failed"
