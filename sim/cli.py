@@ -151,6 +151,8 @@ def parser():
     sub = next(x for x in p._actions if x.__class__.__name__ == "_SubParsersAction")
     add_commands(sub)
     add_build(sub, hw_cli.BOARD_NAMES, sorted(ARCHS))
+    from .synth_bg import add_command as add_report
+    add_report(sub)
     run = sub.choices["run"]
     run.set_defaults(fn=cmd_run)
     run.description = ("default job: train -> export -> check -> FINN compile + RTL -> "

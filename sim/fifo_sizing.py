@@ -73,7 +73,9 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
         print(f"fifo sizing: {len(fifos)} FIFOs made deep, streaming {frames} frames",
               file=sys.stderr)
     generate_rtl(deep, work / "rtl", part, 1000.0 / clock)
-    sim = Design(d, defines={"BIREAL_PERF": 1}, sub="fifo_sizing/build", rtl=deep)
+    # 6 frames: an unoptimised C++ build (-O0) is quicker overall (sim.run.OPT_FAST)
+    sim = Design(d, defines={"BIREAL_PERF": 1}, sub="fifo_sizing/build", rtl=deep,
+                 opt_fast="-O0")
     gi, _ = load_golden(Path(info["onnx"]), frames)
     words = [sim.frame_words(c) for c in pixel_codes(Path(info["onnx"]), gi)]
     # feed frames at the bottleneck's rate (a little faster), as the accelerator sees them in

@@ -21,6 +21,11 @@ def test_build_from_checkpoint(trained_tiny, tmp_path):
     b = json.loads((out / "build.json").read_text())
     assert b["bit_exact"] and not b["vivado"]["ran"] and b["weights"].startswith("checkpoint")
     assert list(b["seconds"]) == ["model", "hw", "sim", "vivado", "deploy", "synth", "report"]
+    assert b["synth"] == {"status": "skipped", "why": "--no-synth"} and not b["synth_ran"]
+    # the deploy step's sim backend reused the simulation's Verilator build (same HDL: the
+    # Vivado step works on copies), it did not build again
+    vb = json.loads((out / "hw" / "sim" / "build" / "build.json").read_text())
+    assert vb["cached"] is True, vb
     cfg = json.loads((out / "deploy" / "config.json").read_text())
     assert cfg["bitfile"] is None and cfg["board"] == "pynq-z2"
     meas = json.loads((out / "deploy" / "measure_sim.json").read_text())

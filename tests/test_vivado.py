@@ -86,10 +86,19 @@ def test_tcl_pynq_z2_without_vivado(compiled_tiny, tmp_path, monkeypatch, capsys
     monkeypatch.setenv("PATH", os.defpath)
     monkeypatch.delenv("XILINX_VIVADO", raising=False)
     d = _copy(compiled_tiny, tmp_path / "b")
+    before = {p: p.read_bytes() for p in (d / "rtl").rglob("*") if p.is_file()}
     res = vivado_step(d, "pynq-z2", deploy_dir=tmp_path / "deploy")
     assert res["bitfile"] is None and "Vivado not found" in res["skipped"]
     assert "SKIPPED bitstream" in capsys.readouterr().out
     check_tcl(d, "pynq-z2")
+    # the simulated HDL stays as it was (the sim's cached Verilator build stays valid); the
+    # Vivado copies get FINN's absolute $readmemh paths
+    assert [p for p, b in before.items() if p.read_bytes() != b] == []
+    rel = [p for p, b in before.items() if b'"./' in b and p.suffix == ".v"]
+    assert rel, "expected HDL with relative memory paths (Thresholding_rtl)"
+    for p in rel:
+        copy = d / "vivado" / "stitch" / "hdl" / p.parent.name / p.name
+        assert b'"./' not in copy.read_bytes() and str(copy.parent).encode() in copy.read_bytes()
     assert not (tmp_path / "deploy").exists()
 
 
