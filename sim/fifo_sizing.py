@@ -23,6 +23,11 @@ from qonnx.custom_op.registry import getCustomOp
 from model.errors import BiRealError
 from model.export import atomic_write, save_json
 
+from hw.rtl_flow import relocate
+
+from .design import Design, bottleneck, pixel_codes
+from .verilate import run
+
 MARGIN = 2
 THROTTLE = 0.95       # sizing input rate: one frame per 0.95 x the bottleneck estimate
 
@@ -52,8 +57,6 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
     from hw.compile import load_golden
     from hw.rtl_flow import fifo_ram_style, generate_rtl
 
-    from .run import Design, bottleneck, pixel_codes, relocate
-    from .verilate import run
     t0 = time.time()
     d = Path(build_dir)
     rtl = relocate(ModelWrapper(str(d / "rtl_model.onnx")), d)
