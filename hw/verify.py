@@ -13,7 +13,10 @@ views of the float32 values (-0.0 != +0.0; a NaN would differ too), tolerance 0.
 A layer tensor is found in a later step by value: the step tensor equal to the reference times
 a power of two (the scale streamlining moved away), in NCHW or NHWC order. Layers that no
 tensor matches are "not observable" in that step (e.g. fused into thresholds), or "differs" when
-the tensor with the same name/role exists and holds other values.
+the tensor with the same name/role exists and holds other values — unless those values are the
+reference plus one integer constant on every element of every image (a step moved the tensor's
+offset downstream, e.g. the stem's MultiThreshold -> MaxPool -> Add(qmin)): that layer is exact,
+reported with `offset_to_reference`.
 """
 from __future__ import annotations
 
@@ -161,8 +164,8 @@ def _po2_ratio(t: np.ndarray, r: np.ndarray):
 
 
 def match_tensors(ctx: dict, ref: np.ndarray, prefer: str, bits: bool = False) -> list[tuple]:
-    """All (tensor name, layout, ratio) of step tensors equal to ref * 2^k (bit for bit when
-    `bits` and k = 0)."""
+    """All (tensor name, layout, ratio, 0.0) of step tensors equal to ref * 2^k (bit for bit
+    when `bits` and k = 0)."""
     names = ([prefer] if prefer in ctx else []) + [k for k in ctx if k != prefer]
     hits = []
     for name in names:
@@ -172,12 +175,29 @@ def match_tensors(ctx: dict, ref: np.ndarray, prefer: str, bits: bool = False) -
         for lay, tt in _to_nchw(t, ref.shape):
             ratio = _po2_ratio(tt, ref)
             if ratio is not None and _equal(tt, ref, ratio, bits):
-                hits.append((name, lay, ratio))
+                hits.append((name, lay, ratio, 0.0))
     return hits
 
 
 def _view(t: np.ndarray, lay: str, shape):
     return t.transpose(0, 3, 1, 2) if lay == "nhwc" else t.reshape(shape)
+
+
+def const_offset(t: np.ndarray, ref: np.ndarray, ratio: float):
+    """The integer c with t == ref * ratio + c on every element, or None. A step may move a
+    tensor's constant offset downstream (hw.transforms.MaxPoolOnUnsigned: MultiThreshold ->
+    MaxPool -> Add(qmin)); the tensor is then the reference plus c, exactly."""
+    d = np.asarray(t, np.float64) - np.asarray(ref, np.float64) * ratio
+    c = float(d.flat[0]) if d.size else 0.0
+    if c == 0.0 or c != round(c) or not np.all(d == c):
+        return None
+    return c
+
+
+def _hit_equal(ctx: dict, h: tuple, ref: np.ndarray, bits: bool) -> bool:
+    """Tensor h = (name, layout, ratio, offset) of this step equals ref * ratio + offset."""
+    t = _view(ctx[h[0]], h[1], ref.shape)
+    return _equal(t - h[3] if h[3] else t, ref, h[2], bits)
 
 
 class StepVerifier:
@@ -245,7 +265,7 @@ class StepVerifier:
                 if first:
                     # float32 -> float64 is exact; _equal casts back for the bit compare
                     self.refs.setdefault(lab, []).append(ctx[tname].astype(np.float64))
-                    found[lab] = [(tname, "same", 1.0)]
+                    found[lab] = [(tname, "same", 1.0, 0.0)]
                     continue
                 ref = self.refs[lab][i]
                 if i == 0:
@@ -255,11 +275,14 @@ class StepVerifier:
                     prev = self.prev.get(lab)
                     if not found[lab] and prev is not None and prev[0] in ctx \
                             and ctx[prev[0]].size == ref.size:
-                        found[lab] = [prev]     # same tensor as last step, other values
+                        # same tensor as last step, other values: the reference plus a
+                        # constant integer offset (moved downstream), or a difference
+                        c = None if lab.endswith(FLOAT_TAG) else const_offset(
+                            _view(ctx[prev[0]], prev[1], ref.shape), ref, prev[2])
+                        found[lab] = [prev[:3] + (c if c is not None else prev[3],)]
                 hits = found.get(lab)
                 if hits:
-                    ok = [h for h in hits if _equal(_view(ctx[h[0]], h[1], ref.shape), ref,
-                                                    h[2], lab.endswith(FLOAT_TAG))]
+                    ok = [h for h in hits if _hit_equal(ctx, h, ref, lab.endswith(FLOAT_TAG))]
                     if ok:
                         found[lab] = ok
                     else:
@@ -273,6 +296,7 @@ class StepVerifier:
                       "differs" if mism[lab] else "exact")
             layers.append({"layer": lab, "status": status, "tensor": hit[0] if hit else None,
                            "scale_to_reference": hit[2] if hit else None,
+                           "offset_to_reference": hit[3] if hit else None,
                            "mismatching_images": mism[lab] if hit else None})
         # exact = equal logits AND no observed layer tensor differing (a float32 layer can
         # differ by an ulp without changing the logits on these images)

@@ -83,3 +83,25 @@ def test_maxpool_on_unsigned_is_exact_through_finn_pool():
     m3 = m2.transform(InferPool()).transform(InferConvInpGen())
     assert "FMPadding" in [n.op_type for n in m3.graph.node]
     np.testing.assert_array_equal(execute_onnx(m3, {"x": x})["y"], want)
+
+
+def test_verifier_follows_an_offset_moved_past_the_maxpool():
+    """hw.verify: after MaxPoolOnUnsigned the threshold output is the reference + 128 exactly
+    (the offset moved past the pool); the verifier reports that tensor exact with its offset,
+    and still calls any other difference a difference."""
+    from hw.transforms import MaxPoolOnUnsigned
+    from hw.verify import _hit_equal, const_offset, full_context, match_tensors
+    m = _mt_maxpool_model()
+    x = np.random.default_rng(1).integers(-300, 100, (1, 4, 6, 6)).astype(np.float32)
+    ref = full_context(m, x)["q"].astype(np.float64)
+    ctx = full_context(m.transform(MaxPoolOnUnsigned()), x)
+    assert not any(h[0] == "q" for h in match_tensors(ctx, ref, "q"))   # not equal as it is
+    assert const_offset(ctx["q"], ref, 1.0) == 128.0
+    assert _hit_equal(ctx, ("q", "same", 1.0, 128.0), ref, False)
+    assert not _hit_equal(ctx, ("q", "same", 1.0, 127.0), ref, False)
+    assert const_offset(ctx["q"] * 2, ref, 2.0) == 256.0                 # with a po2 scale
+    bad = ctx["q"].copy()
+    bad.flat[7] += 1                                                     # one element off
+    assert const_offset(bad, ref, 1.0) is None
+    assert const_offset(ctx["q"] + 0.5, ref, 1.0) is None                # not an integer
+    assert const_offset(ref, ref, 1.0) is None                           # equal: no offset
