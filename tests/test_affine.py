@@ -52,26 +52,27 @@ def test_proof_equals_exhaustive_random():
     assert fitted > 300 and rejected > 300
 
 
-def test_fit_is_complete_on_small_shapes():
+@pytest.mark.parametrize("rounding,seed,n,min_found", [("floor", 1, 60, 5), ("rne", 12, 40, 3)])
+def test_fit_is_complete_on_small_shapes(rounding, seed, n, min_found):
     """fit_affine finds a fit whenever a brute-force search over A < 4 2^S, |B| < 24 2^S, S <= 2
-    finds one (and every fit it returns is exact)."""
-    rng = np.random.default_rng(1)
+    finds one (and every fit it returns is exact), for both roundings."""
+    rng = np.random.default_rng(seed)
     found = 0
-    for _ in range(60):
+    for _ in range(n):
         K, lo, xmin = 3, -2, int(rng.integers(-8, 0))
         xmax = xmin + 12
         T = np.sort(rng.integers(xmin - 1, xmax + 2, (1, K)), axis=1)
         xs = np.arange(xmin, xmax + 1)
         y = step_function(T[0], lo, xs)
-        brute = any((affine_eval(a, b, s, lo, lo + K, xs) == y).all()
+        brute = any((affine_eval(a, b, s, lo, lo + K, xs, rounding) == y).all()
                     for s in range(3) for a in range(0, 4 << s) for b in range(-24 << s, 24 << s))
-        f = fit_affine(T, lo, xmin, xmax, max_shift=2)
+        f = fit_affine(T, lo, xmin, xmax, max_shift=2, rounding=rounding)
         if brute:
             assert f is not None, (T, xmin)
             found += 1
         if f is not None:
             assert prove_exhaustive(T, f, xmin, xmax)
-    assert found > 5
+    assert found > min_found
 
 
 def test_wrong_constant_fails_proof():
@@ -196,28 +197,6 @@ def test_rne_proof_equals_exhaustive_random():
         g = dict(f, rounding="floor")              # the same constants read as floor: proof == oracle
         assert prove(T, g, xmin, xmax) == prove_exhaustive(T, g, xmin, xmax)
     assert fitted > 150 and rejected > 150 and floor_fits < fitted - 10
-
-
-def test_rne_fit_is_complete_on_small_shapes():
-    """fit_affine(rounding="rne") finds a fit whenever a brute-force search over A < 4 2^S,
-    |B| < 24 2^S, S <= 2 finds one."""
-    rng = np.random.default_rng(12)
-    found = 0
-    for _ in range(40):
-        K, lo, xmin = 3, -2, int(rng.integers(-8, 0))
-        xmax = xmin + 12
-        T = np.sort(rng.integers(xmin - 1, xmax + 2, (1, K)), axis=1)
-        xs = np.arange(xmin, xmax + 1)
-        y = step_function(T[0], lo, xs)
-        brute = any((affine_eval(a, b, s, lo, lo + K, xs, "rne") == y).all()
-                    for s in range(3) for a in range(0, 4 << s) for b in range(-24 << s, 24 << s))
-        f = fit_affine(T, lo, xmin, xmax, max_shift=2, rounding="rne")
-        if brute:
-            assert f is not None, (T, xmin)
-            found += 1
-        if f is not None:
-            assert prove_exhaustive(T, f, xmin, xmax)
-    assert found > 3
 
 
 def test_global_pool_thresholds_fit_rne():
