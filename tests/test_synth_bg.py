@@ -3,6 +3,8 @@ and the detached process ends last records the outcome in build.json and the rep
 import json
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -107,9 +109,15 @@ def test_a_synthesis_that_died_is_reported_failed(tmp_path, capsys):
 def test_stop_ends_a_running_synthesis(tmp_path, monkeypatch):
     out = tmp_path / "run"
     _fake_synth(monkeypatch, out)
-    proc = synth_bg.start(out)
-    os.kill(proc.pid, signal.SIGSTOP)
+    # a stand-in that cannot finish on its own (a real one may, on a loaded machine, end before
+    # a SIGSTOP reaches it); its command line names sim.synth_bg like the real one's
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)", "sim.synth_bg"],
+                            start_new_session=True)
+    t0 = time.time()
+    while not synth_bg._alive(proc.pid) and time.time() - t0 < 30:
+        time.sleep(0.05)
     _write(out)({**_job_result(), "synth": synth_bg.entry(out, proc.pid)})
+    assert _build_json(out)["synth"]["status"] == "running"
     assert synth_bg.stop(out)                  # the pid build.json records
     t0 = time.time()
     while proc.poll() is None and time.time() - t0 < 10:
