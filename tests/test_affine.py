@@ -24,6 +24,19 @@ def rand_case(rng):
     return T, -(2 ** (bits - 1)), xmin, xmin + int(rng.integers(0, 300)), perturbed
 
 
+def off_by_one_agrees(T, f, xmin, xmax) -> int:
+    """prove == prove_exhaustive with A[0] or B[0] off by one; returns how many were rejected."""
+    rejected = 0
+    for key in ("A", "B"):
+        for d in (-1, 1):
+            g = dict(f, **{key: list(f[key])})
+            g[key][0] += d
+            ok = prove(T, g, xmin, xmax)
+            assert ok == prove_exhaustive(T, g, xmin, xmax), (key, d, g)
+            rejected += not ok
+    return rejected
+
+
 def test_proof_equals_exhaustive_random():
     """prove == prove_exhaustive on fits, on fits with A or B off by one and on random (A, B)."""
     rng = np.random.default_rng(0)
@@ -40,13 +53,7 @@ def test_proof_equals_exhaustive_random():
         else:
             fitted += 1
             assert prove_exhaustive(T, f, xmin, xmax)
-        for key in ("A", "B"):
-            for d in (-1, 1):
-                g = dict(f, **{key: list(f[key])})
-                g[key][0] += d
-                ok = prove(T, g, xmin, xmax)
-                assert ok == prove_exhaustive(T, g, xmin, xmax), (key, d, g)
-                rejected += not ok
+        rejected += off_by_one_agrees(T, f, xmin, xmax)
         g = dict(f, A=[-a for a in f["A"]])        # negative slopes: only constant rows agree
         assert prove(T, g, xmin, xmax) == prove_exhaustive(T, g, xmin, xmax)
     assert fitted > 300 and rejected > 300
@@ -187,13 +194,7 @@ def test_rne_proof_equals_exhaustive_random():
             continue
         fitted += 1
         assert f["rounding"] == "rne" and prove_exhaustive(T, f, xmin, xmax)
-        for key in ("A", "B"):
-            for d in (-1, 1):
-                g = dict(f, **{key: list(f[key])})
-                g[key][0] += d
-                ok = prove(T, g, xmin, xmax)
-                assert ok == prove_exhaustive(T, g, xmin, xmax), (key, d, g)
-                rejected += not ok
+        rejected += off_by_one_agrees(T, f, xmin, xmax)
         g = dict(f, rounding="floor")              # the same constants read as floor: proof == oracle
         assert prove(T, g, xmin, xmax) == prove_exhaustive(T, g, xmin, xmax)
     assert fitted > 150 and rejected > 150 and floor_fits < fitted - 10
