@@ -28,6 +28,8 @@ from qonnx.core.onnx_exec import execute_onnx
 
 from model.errors import BiRealError
 
+from .par_exec import GraphExecutor
+
 TOLERANCE = 0.0
 
 
@@ -203,12 +205,15 @@ def _hit_equal(ctx: dict, h: tuple, ref: np.ndarray, bits: bool) -> bool:
 class StepVerifier:
     """Callback for `hw.flow.run_steps`: verifies each step, builds the report."""
 
-    def __init__(self, golden_in: np.ndarray, golden_out: np.ndarray, progress=None):
+    def __init__(self, golden_in: np.ndarray, golden_out: np.ndarray, progress=None,
+                 workers: int | None = None):
+        """workers: processes executing the images (hw.par_exec; None = its default)."""
         if len(golden_in) != len(golden_out) or len(golden_in) == 0:
             raise BiRealError(f"golden_in has {len(golden_in)} images, golden_out "
                               f"{len(golden_out)}: need the same non-zero number")
         self.gi, self.go = golden_in.astype(np.float32), golden_out
         self.progress = progress or (lambda it, **k: it)
+        self.executor = GraphExecutor(workers)
         self.steps: list[dict] = []
         self.anchors: list[tuple[str, str]] = []
         self.refs: dict[str, list[np.ndarray]] = {}
@@ -248,14 +253,14 @@ class StepVerifier:
         mism = {lab: 0 for lab, _ in self.anchors}
         out_bad, max_diff = 0, 0.0
         error = None
-        for i in self.progress(range(len(self.gi)), desc=f"verify {name}", leave=False):
-            try:
-                ctx = full_context(model, self._input(model, i))
-            except BiRealError:
-                raise
-            except Exception as e:          # a broken graph is a verification failure
-                error = f"{type(e).__name__}: {e}".strip()
-                out_bad = len(self.gi)
+        results = self.executor.contexts(model, [self._input(model, i)
+                                                 for i in range(len(self.gi))])
+        for i, (kind, ctx) in self.progress(enumerate(results), total=len(self.gi),
+                                            desc=f"verify {name}", leave=False):
+            if kind == "bireal":
+                raise BiRealError(ctx)
+            if kind == "error":             # a broken graph is a verification failure
+                error, out_bad = ctx, len(self.gi)
                 break
             out = ctx[oname].reshape(self.go[i:i + 1].shape)
             d = float(np.abs(out.astype(np.float64) - self.go[i:i + 1]).max())
