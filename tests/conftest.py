@@ -31,8 +31,10 @@ def export_random(arch: str, out, images: int, seed: int = 0):
 
 @pytest.fixture(scope="session")
 def compiled_tiny(trained_tiny, tmp_path_factory):
-    """The trained tiny net exported with 100 MNIST test images and compiled for PYNQ-Z2
-    (every build step and the RTL graph verified on all 100): the compile folder."""
+    """The trained tiny net exported with 100 MNIST test images and compiled for PYNQ-Z2:
+    the compile folder. Every build step and the RTL graph are verified on the first 20 (a
+    graph step that is wrong is wrong on most images; the Verilator runs of test_sim use all
+    100, so the finished design is still held to the 100-image contract)."""
     import argparse
     from hw.compile import compile_model
     from model.cli import do_export
@@ -41,7 +43,7 @@ def compiled_tiny(trained_tiny, tmp_path_factory):
     do_export(argparse.Namespace(ckpt=str(ckpt_dir / "checkpoint.pt"), arch=None,
                                  random_init=False, images=100, data=None, data_root=None,
                                  seed=0, affine_bits=16, out=str(d)))
-    compile_model(d / "model.onnx", d / "compiled", board="pynq-z2", images=100, quiet=True)
+    compile_model(d / "model.onnx", d / "compiled", board="pynq-z2", images=20, quiet=True)
     return d / "compiled"
 
 
