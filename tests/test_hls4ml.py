@@ -48,10 +48,10 @@ def _bits(a, b):
                           np.asarray(b, np.float32).view(np.uint32))
 
 
-def _block(rng, pool: bool):
-    """x -> Quant(int8 2^-4) -> [AvgPool 2x2 -> Conv 1x1 | Conv 3x3] -> FixedPointRequant
-    -> BipolarQuant -> Conv 1x1 binary -> FixedPointRequant -> GAP -> Flatten."""
-    C, K = 8, 6
+def _block(rng, pool: bool, C: int = 8, K: int = 6):
+    """x [1, C, 8, 8] -> Quant(int8 2^-4) -> [AvgPool 2x2 -> Conv 1x1 | Conv 3x3] (K channels)
+    -> FixedPointRequant -> BipolarQuant -> Conv 1x1 binary -> FixedPointRequant -> GAP
+    -> Flatten."""
     nodes, inits = [], []
     n, i = _quant("qx", "x", "xq", 2.0 ** -4, 8)
     nodes.append(n); inits += i
@@ -91,6 +91,21 @@ def _block(rng, pool: bool):
     nodes.append(helper.make_node("GlobalAveragePool", ["r1"], ["g"], name="gap"))
     nodes.append(helper.make_node("Flatten", ["g"], ["y"], name="fl", axis=1))
     return _model(nodes, inits, [1, C, 8, 8], [1, K])
+
+
+@pytest.mark.parametrize("C,K", [(3, 6), (3, 8), (8, 6)])
+def test_rewrite_check_layouts(C, K):
+    """flow.check_rewrite (every shared tensor, not only the logits) on 3-channel inputs. With
+    K = 8 on 8x8 pixels the channels-last conv output [1, 8, 8, 8] has the shape of its NCHW
+    reference (bireal-cifar: 32 channels on 32x32): its layout must come from the graph, not
+    from the shape. (C = 8: the input Quant [1, 8, 8, 8] is ambiguous too.)"""
+    rng = np.random.default_rng(7)
+    m = _block(rng, False, C, K)
+    check, _, _ = rewrite.prepare(m, hls=False)
+    X = (rng.integers(-140, 140, (3, C, 8, 8)) / 16.0).astype(np.float32)
+    r = flow.check_rewrite(m, check, flow.exec_contexts(m, X), X)
+    assert r["tensors_compared"] >= 5, r
+    assert r["exact"] and r["mismatching"] == {}, r["mismatching"]
 
 
 @pytest.mark.parametrize("pool", [True, False])
