@@ -269,3 +269,69 @@ def test_cifar_random_through_hls4ml(tmp_path):
     onnx = export_random("bireal-cifar", tmp_path / "exp", 3)
     r = flow.run(onnx, "zcu104", tmp_path / "out", quiet=True)
     assert r["bit_exact"] and r["per_layer"]["first_mismatch_layer"] is None
+
+
+def _fake_run(bad: str | None):
+    """A stand-in for flow.run (the real one: minutes of g++ and C simulation) returning what
+    it returns, with the three-way verdict computed by flow.three_way from given logits."""
+    def run(onnx, board, out, images=None, build=None, trace_images=20, **kw):
+        assert build is not None and str(build).endswith("hw") and images == 4
+        assert trace_images == 4 and str(out).endswith("hls4ml") and board == "pynq-z2"
+        G = np.arange(1, 9, dtype=np.float32).reshape(4, 2)
+        Y, R = G.copy(), G.copy()
+        if bad == "both":               # hls4ml differs on image 1, the RTL on images 2, 3
+            Y[1, 0] = -Y[1, 0]
+        if bad:
+            R[2:, 1] = -R[2:, 1]
+        ok = flow.bits_equal(Y, G).all(1)
+        t = flow.three_way((R, {"bit_exact": not bad}, build), G, Y, ok)
+        return {"images": 4, "bit_exact": bool(ok.all()), "mismatches": int((~ok).sum()),
+                "three_way": t,
+                "per_layer": {"first_mismatch_layer": None}, "seconds": 9.0,
+                "compile_seconds": 5.0, "predict_seconds": 1.5, "source": "[hls4ml C sim]",
+                "skipped": "no Vitis HLS: csynth not run", "hls4ml_version": "1.3.0",
+                "shortcut": "fixed8", "board": board, "part": flow.BOARD_PARTS[board],
+                "rewrite": {"check": {"tensors_compared": 3}}}
+    return run
+
+
+@pytest.mark.parametrize("bad", [None, "both", "rtl"])
+def test_build_also_hls4ml_stage_and_report(bad, monkeypatch, tmp_path, capsys):
+    """`bireal build --also-hls4ml`: the stage's build.json entry, the exit verdict and the
+    report's three-way table (flow.run stood in; the real route is tested above)."""
+    from model.export import save_json
+    from sim import build
+    from sim.report import write_report
+    monkeypatch.setattr(flow, "run", _fake_run(bad))
+    h = build.hls4ml_stage(tmp_path, "pynq-z2", 4)
+    agree = bad is None
+    assert h["status"] == "done" and h["agree"] is agree and h["images"] == 4
+    assert h["three_way"]["rtl_vs_pytorch_mismatches"] == (0 if agree else 2)
+    assert h["bit_exact"] is (bad != "both")
+    assert build.passed({"bit_exact": True, "hls4ml": h}) is agree
+    save_json(tmp_path / "build.json", {"arch": "bireal-tiny", "bit_exact": True, "hls4ml": h})
+    md = (tmp_path / write_report(tmp_path)["md"]).read_text()
+    a, b, c = {None: (0, 0, 0), "both": (1, 2, 3), "rtl": (0, 2, 2)}[bad]
+    assert (f"Second route, hls4ml 1.3.0: {'all three agree' if agree else 'DISAGREE'} on 4 "
+            "images") in md
+    assert f"| PyTorch vs hls4ml C sim | {a} | [PyTorch] / [hls4ml C sim] |" in md
+    assert f"| PyTorch vs RTL sim | {b} | [PyTorch] / [sim] |" in md
+    assert f"| hls4ml C sim vs RTL sim | {c} | [hls4ml C sim] / [sim] |" in md
+
+
+def test_build_also_hls4ml_refusal_recorded(monkeypatch, tmp_path, capsys):
+    from sim import build
+    from sim.report import write_report
+
+    def refuse(*a, **k):
+        raise BiRealError("rewrite for hls4ml is not exact on qonnx: {'Conv_0': 7}")
+    monkeypatch.setattr(flow, "run", refuse)
+    h = build.hls4ml_stage(tmp_path, "pynq-z2", 4)
+    assert h == {"status": "failed", "agree": False,
+                 "error": "rewrite for hls4ml is not exact on qonnx: {'Conv_0': 7}"}
+    assert "hls4ml: failed: rewrite" in capsys.readouterr().err
+    assert not build.passed({"bit_exact": True, "hls4ml": h})
+    assert build.passed({"bit_exact": True})
+    (tmp_path / "build.json").write_text(json.dumps({"bit_exact": True, "hls4ml": h}))
+    md = (tmp_path / "report.md").read_text() if write_report(tmp_path) else ""
+    assert "hls4ml 1.3.0: FAILED: rewrite for hls4ml is not exact" in md
