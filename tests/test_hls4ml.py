@@ -48,10 +48,10 @@ def _bits(a, b):
                           np.asarray(b, np.float32).view(np.uint32))
 
 
-def _block(rng, pool: bool, C: int = 8, K: int = 6):
+def _block(rng, pool: bool, C: int = 8, K: int = 6, pad: bool = False):
     """x [1, C, 8, 8] -> Quant(int8 2^-4) -> [AvgPool 2x2 -> Conv 1x1 | Conv 3x3] (K channels)
-    -> FixedPointRequant -> BipolarQuant -> Conv 1x1 binary -> FixedPointRequant -> GAP
-    -> Flatten."""
+    -> FixedPointRequant -> BipolarQuant -> [Pad(-1) -> Conv 3x3 | Conv 1x1] binary
+    -> FixedPointRequant -> GAP -> Flatten."""
     nodes, inits = [], []
     n, i = _quant("qx", "x", "xq", 2.0 ** -4, 8)
     nodes.append(n); inits += i
@@ -76,11 +76,16 @@ def _block(rng, pool: bool, C: int = 8, K: int = 6):
                                   out_bits=8, out_frac=4))
     inits.append(nh.from_array(np.array(1.0, np.float32), "bs"))
     nodes.append(helper.make_node("BipolarQuant", ["r0", "bs"], ["s"], domain=Q, name="bq"))
-    wb = np.where(rng.random((K, K, 1, 1)) < 0.5, -1.0, 1.0).astype(np.float32)
+    k1 = 3 if pad else 1
+    wb = np.where(rng.random((K, K, k1, k1)) < 0.5, -1.0, 1.0).astype(np.float32)
     inits.append(nh.from_array(wb, "wb"))
     nodes.append(helper.make_node("BipolarQuant", ["wb", "bs"], ["wbq"], domain=Q, name="bqw"))
-    nodes.append(helper.make_node("Conv", ["s", "wbq"], ["c1"], name="conv1",
-                                  kernel_shape=[1, 1], pads=[0, 0, 0, 0], strides=[1, 1],
+    if pad:
+        inits += [nh.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pp"),
+                  nh.from_array(np.array(-1.0, np.float32), "pv")]
+        nodes.append(helper.make_node("Pad", ["s", "pp", "pv"], ["sp"], name="pad1"))
+    nodes.append(helper.make_node("Conv", ["sp" if pad else "s", "wbq"], ["c1"], name="conv1",
+                                  kernel_shape=[k1, k1], pads=[0, 0, 0, 0], strides=[1, 1],
                                   dilations=[1, 1], group=1))
     A1 = rng.integers(1, 3000, K).astype(np.int64)
     B1 = rng.integers(-2 ** 14, 2 ** 14, K).astype(np.int64)
@@ -93,15 +98,19 @@ def _block(rng, pool: bool, C: int = 8, K: int = 6):
     return _model(nodes, inits, [1, C, 8, 8], [1, K])
 
 
-@pytest.mark.parametrize("C,K", [(3, 6), (3, 8), (8, 6)])
-def test_rewrite_check_layouts(C, K):
+@pytest.mark.parametrize("C,K,pad", [(3, 6, False), (3, 8, False), (8, 6, False),
+                                     (3, 8, True)])
+def test_rewrite_check_layouts(C, K, pad):
     """flow.check_rewrite (every shared tensor, not only the logits) on 3-channel inputs. With
     K = 8 on 8x8 pixels the channels-last conv output [1, 8, 8, 8] has the shape of its NCHW
     reference (bireal-cifar: 32 channels on 32x32): its layout must come from the graph, not
-    from the shape. (C = 8: the input Quant [1, 8, 8, 8] is ambiguous too.)"""
+    from the shape. (C = 8: the input Quant [1, 8, 8, 8] is ambiguous too.) pad: the Pad(-1)
+    folded into conv1 for hls4ml comes back in the check graph as an NHWC Pad(-1)."""
     rng = np.random.default_rng(7)
-    m = _block(rng, False, C, K)
-    check, _, _ = rewrite.prepare(m, hls=False)
+    m = _block(rng, False, C, K, pad)
+    check, _, steps = rewrite.prepare(m, hls=False)
+    assert steps["pad_fold"] == (["conv1"] if pad else [])
+    assert [n.op_type for n in check.graph.node].count("Pad") == int(pad)
     X = (rng.integers(-140, 140, (3, C, 8, 8)) / 16.0).astype(np.float32)
     r = flow.check_rewrite(m, check, flow.exec_contexts(m, X), X)
     assert r["tensors_compared"] >= 5, r
