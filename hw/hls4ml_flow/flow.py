@@ -1,8 +1,8 @@
 """`bireal hls4ml`: the export through hls4ml 1.3.0 (Vitis backend, io_stream), its C++
 emulation (g++ with hls4ml's ap_types; no vendor tool) checked bit for bit.
 
-  1. rewrite (hw.hls4ml_flow.rewrite) and its check: the qonnx-executable rewritten graph vs
-     the export, every tensor both have (logits, requant / Quant / residual-add outputs, convs),
+  1. rewrite (hw.hls4ml_flow.rewrite) and its check: the graph handed to hls4ml, made
+     qonnx-executable (rewrite.check_graph), vs the export, every tensor both have (logits, requant / Quant / residual-add outputs, convs),
      over the golden images, float32 bit patterns equal (tolerance 0)
   2. hls4ml config: Vitis, io_stream, the board's part, per-layer precisions
      (hw.hls4ml_flow.precision; float32 mode: default `float` = binary32), Trace on every layer
