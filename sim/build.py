@@ -6,6 +6,8 @@
   sim      FIFO sizing + Verilator cycle-accurate simulation, bit-exact against PyTorch
   vivado   stitched-IP + Zynq-shell TCL; bitstream + .hwh only where Vivado exists
   deploy   DIR/deploy/: driver, validate.py, measure.py (run here on the `sim` backend)
+  hls4ml   (--also-hls4ml) the export through hls4ml 1.3.0 (hw.hls4ml_flow.flow.run with the
+           sim's logits): DIR/hls4ml/, the three-way verdict PyTorch / hls4ml C sim / RTL sim
   synth    Yosys synth_xilinx of the whole accelerator: a detached process (sim.synth_bg,
            nice 19) started after FIFO sizing. The job does not wait for it (unless
            --wait-synth): build.json records synth "running" with its pid and log, and the
@@ -108,6 +110,44 @@ def measure_sim(deploy: Path) -> dict:
     return json.loads(out.read_text())
 
 
+def hls4ml_stage(out: Path, board: str, images: int) -> dict:
+    """`bireal hls4ml --build DIR/hw` on the build's export -> build.json's "hls4ml" entry.
+    A refusal of the route (BiRealError: rewrite not exact, ...) is recorded, not raised: the
+    RTL build stands on its own, the verdict says the second route did not agree."""
+    from hw.hls4ml_flow.flow import format_result, run
+    j = out / "hls4ml" / "hls4ml.json"
+    try:
+        r = run(out / "model.onnx", board, out / "hls4ml", images=images, build=out / "hw",
+                trace_images=min(images, 20))
+    except BiRealError as e:
+        print(f"hls4ml: failed: {e}", file=sys.stderr)
+        return {"status": "failed", "error": str(e), "agree": False}
+    print(format_result(r))
+    t = r["three_way"]
+    return {"status": "done", "json": str(j), "images": r["images"],
+            "bit_exact": r["bit_exact"], "mismatches": r["mismatches"],
+            "first_mismatch_layer": r["per_layer"]["first_mismatch_layer"], "three_way": t,
+            "agree": bool(r["bit_exact"] and t["agree"]), "seconds": r["seconds"],
+            "compile_seconds": r["compile_seconds"], "predict_seconds": r["predict_seconds"],
+            "source": r["source"], "skipped": r["skipped"]}
+
+
+def hls4ml_line(h: dict) -> str:
+    """One line of the three-way verdict (build summary and report)."""
+    if h["status"] != "done":
+        return f"FAILED: {h['error']}"
+    t = h["three_way"]
+    return (f"{'all three agree' if h['agree'] else 'DISAGREE'} on {t['images']} images "
+            f"(PyTorch vs hls4ml C sim {t['hls4ml_vs_pytorch_mismatches']}, RTL sim vs "
+            f"PyTorch {t['rtl_vs_pytorch_mismatches']}, RTL sim vs hls4ml "
+            f"{t['rtl_vs_hls4ml_mismatches']} mismatching images)")
+
+
+def passed(res: dict) -> bool:
+    """The build's exit verdict: the RTL sim bit-exact and, with --also-hls4ml, all three agree."""
+    return bool(res["bit_exact"] and res.get("hls4ml", {}).get("agree", True))
+
+
 def check_build(a):
     """Every input of `bireal build` before its minutes of work: numbers, shortcut mode, the
     checkpoint (loaded), and a --target-fps the input stream can reach (one pixel per cycle)."""
@@ -120,6 +160,12 @@ def check_build(a):
     guard.need_int("--images", a.images, 1)
     guard.need_int("--verify-images", a.verify_images, 1)
     guard.need_positive("--target-fps", a.target_fps)
+    if getattr(a, "also_hls4ml", False):
+        import hls4ml
+        from hw.hls4ml_flow.flow import HLS4ML_VERSION
+        if hls4ml.__version__ != HLS4ML_VERSION:
+            raise BiRealError(f"--also-hls4ml: hls4ml {hls4ml.__version__} installed, the "
+                              f"route is pinned to {HLS4ML_VERSION} (scripts/setup.sh)")
     if a.train or not a.ckpt:
         guard.need_int("--epochs1", a.epochs1, 0)
         guard.need_int("--epochs2", a.epochs2, 0)
@@ -169,8 +215,9 @@ def _build(a, out: Path, vivado) -> dict:
     from .report import write_report
     from .run import format_sim, simulate
     hw = out / "hw"
-    st = Steps(["model", "hw", "sim", "vivado", "deploy"] + (["timing"] if a.timing else [])
-               + ["synth", "report"])
+    also = getattr(a, "also_hls4ml", False)
+    st = Steps(["model", "hw", "sim", "vivado", "deploy"] + (["hls4ml"] if also else [])
+               + (["timing"] if a.timing else []) + ["synth", "report"])
     st.start("model", f"{a.arch}: " + ("load " + a.ckpt if a.ckpt else "train / init")
              + f" -> QONNX export with golden tensors for {a.images} images")
     mod = model_stage(a, out)
@@ -198,6 +245,11 @@ def _build(a, out: Path, vivado) -> dict:
         dep = write_deploy(hw, out, bitfile=viv["bitfile"], hwh=viv["hwh"])
         meas = measure_sim(dep)
         st.done()
+        if also:
+            st.start("hls4ml", f"the export through hls4ml 1.3.0 (C sim, {a.images} images) "
+                     f"vs PyTorch and the RTL sim -> {out / 'hls4ml'}")
+            h4 = hls4ml_stage(out, a.board, sim["images"])
+            st.done()
         if a.timing:
             from .timing import check
             st.start("timing", "out-of-context place & route per unit kind "
@@ -224,6 +276,8 @@ def _build(a, out: Path, vivado) -> dict:
            "compile_seconds": comp.get("seconds"), "sim_fps": sim.get("fps"),
            "measured_fps_by_batch": {str(r.get("batch")): r.get("fps")
                                      for r in meas.get("results", [])}}
+    if also:
+        res["hls4ml"] = h4
     if a.timing:
         res["timing_pass"], res["timing_failing"] = tim.get("pass"), tim.get("failing")
     st.start("report", f"{out / 'report.md'} + report.html")
@@ -242,6 +296,8 @@ def _build(a, out: Path, vivado) -> dict:
         res = synth_bg.settle(out, th, res, write)
     print("\n== bireal build ==")
     print(format_sim(sim))
+    if also:
+        print(f"hls4ml       {hls4ml_line(res['hls4ml'])}")
     print(f"vivado       {'bitstream ' + viv['bitfile'] if viv['bitfile'] else viv['skipped']}")
     print(f"report       {rep['md']} (+ {Path(rep['html']).name})")
     syn = res["synth"]
@@ -291,4 +347,7 @@ def add_command(sub, boards: list[str], archs: list[str]):
                    "(default) or float32 (the FINN graph steps, their verification and the estimates "
                    "work; the compile stops with an error before the RTL while hw.ops lacks "
                    "FloatShortcutAdd_rtl / FloatToInt_rtl)")
-    s.set_defaults(fn=lambda a: sys.exit(0 if build(a)["bit_exact"] else 1))
+    s.add_argument("--also-hls4ml", action="store_true", help="also run the export through "
+                   "hls4ml 1.3.0 (`bireal hls4ml --build`): its C sim vs PyTorch and the RTL "
+                   "sim, three-way verdict in the report (minutes: g++ + C simulation)")
+    s.set_defaults(fn=lambda a: sys.exit(0 if passed(build(a)) else 1))

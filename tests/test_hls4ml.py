@@ -48,10 +48,10 @@ def _bits(a, b):
                           np.asarray(b, np.float32).view(np.uint32))
 
 
-def _block(rng, pool: bool):
-    """x -> Quant(int8 2^-4) -> [AvgPool 2x2 -> Conv 1x1 | Conv 3x3] -> FixedPointRequant
-    -> BipolarQuant -> Conv 1x1 binary -> FixedPointRequant -> GAP -> Flatten."""
-    C, K = 8, 6
+def _block(rng, pool: bool, C: int = 8, K: int = 6, pad: bool = False):
+    """x [1, C, 8, 8] -> Quant(int8 2^-4) -> [AvgPool 2x2 -> Conv 1x1 | Conv 3x3] (K channels)
+    -> FixedPointRequant -> BipolarQuant -> [Pad(-1) -> Conv 3x3 | Conv 1x1] binary
+    -> FixedPointRequant -> GAP -> Flatten."""
     nodes, inits = [], []
     n, i = _quant("qx", "x", "xq", 2.0 ** -4, 8)
     nodes.append(n); inits += i
@@ -76,11 +76,16 @@ def _block(rng, pool: bool):
                                   out_bits=8, out_frac=4))
     inits.append(nh.from_array(np.array(1.0, np.float32), "bs"))
     nodes.append(helper.make_node("BipolarQuant", ["r0", "bs"], ["s"], domain=Q, name="bq"))
-    wb = np.where(rng.random((K, K, 1, 1)) < 0.5, -1.0, 1.0).astype(np.float32)
+    k1 = 3 if pad else 1
+    wb = np.where(rng.random((K, K, k1, k1)) < 0.5, -1.0, 1.0).astype(np.float32)
     inits.append(nh.from_array(wb, "wb"))
     nodes.append(helper.make_node("BipolarQuant", ["wb", "bs"], ["wbq"], domain=Q, name="bqw"))
-    nodes.append(helper.make_node("Conv", ["s", "wbq"], ["c1"], name="conv1",
-                                  kernel_shape=[1, 1], pads=[0, 0, 0, 0], strides=[1, 1],
+    if pad:
+        inits += [nh.from_array(np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "pp"),
+                  nh.from_array(np.array(-1.0, np.float32), "pv")]
+        nodes.append(helper.make_node("Pad", ["s", "pp", "pv"], ["sp"], name="pad1"))
+    nodes.append(helper.make_node("Conv", ["sp" if pad else "s", "wbq"], ["c1"], name="conv1",
+                                  kernel_shape=[k1, k1], pads=[0, 0, 0, 0], strides=[1, 1],
                                   dilations=[1, 1], group=1))
     A1 = rng.integers(1, 3000, K).astype(np.int64)
     B1 = rng.integers(-2 ** 14, 2 ** 14, K).astype(np.int64)
@@ -91,6 +96,25 @@ def _block(rng, pool: bool):
     nodes.append(helper.make_node("GlobalAveragePool", ["r1"], ["g"], name="gap"))
     nodes.append(helper.make_node("Flatten", ["g"], ["y"], name="fl", axis=1))
     return _model(nodes, inits, [1, C, 8, 8], [1, K])
+
+
+@pytest.mark.parametrize("C,K,pad", [(3, 6, False), (3, 8, False), (8, 6, False),
+                                     (3, 8, True)])
+def test_rewrite_check_layouts(C, K, pad):
+    """flow.check_rewrite (every shared tensor, not only the logits) on 3-channel inputs. With
+    K = 8 on 8x8 pixels the channels-last conv output [1, 8, 8, 8] has the shape of its NCHW
+    reference (bireal-cifar: 32 channels on 32x32): its layout must come from the graph, not
+    from the shape. (C = 8: the input Quant [1, 8, 8, 8] is ambiguous too.) pad: the Pad(-1)
+    folded into conv1 for hls4ml comes back in the check graph as an NHWC Pad(-1)."""
+    rng = np.random.default_rng(7)
+    m = _block(rng, False, C, K, pad)
+    check, _, steps = rewrite.prepare(m, hls=False)
+    assert steps["pad_fold"] == (["conv1"] if pad else [])
+    assert [n.op_type for n in check.graph.node].count("Pad") == int(pad)
+    X = (rng.integers(-140, 140, (3, C, 8, 8)) / 16.0).astype(np.float32)
+    r = flow.check_rewrite(m, check, flow.exec_contexts(m, X), X)
+    assert r["tensors_compared"] >= 5, r
+    assert r["exact"] and r["mismatching"] == {}, r["mismatching"]
 
 
 @pytest.mark.parametrize("pool", [True, False])
@@ -254,3 +278,69 @@ def test_cifar_random_through_hls4ml(tmp_path):
     onnx = export_random("bireal-cifar", tmp_path / "exp", 3)
     r = flow.run(onnx, "zcu104", tmp_path / "out", quiet=True)
     assert r["bit_exact"] and r["per_layer"]["first_mismatch_layer"] is None
+
+
+def _fake_run(bad: str | None):
+    """A stand-in for flow.run (the real one: minutes of g++ and C simulation) returning what
+    it returns, with the three-way verdict computed by flow.three_way from given logits."""
+    def run(onnx, board, out, images=None, build=None, trace_images=20, **kw):
+        assert build is not None and str(build).endswith("hw") and images == 4
+        assert trace_images == 4 and str(out).endswith("hls4ml") and board == "pynq-z2"
+        G = np.arange(1, 9, dtype=np.float32).reshape(4, 2)
+        Y, R = G.copy(), G.copy()
+        if bad == "both":               # hls4ml differs on image 1, the RTL on images 2, 3
+            Y[1, 0] = -Y[1, 0]
+        if bad:
+            R[2:, 1] = -R[2:, 1]
+        ok = flow.bits_equal(Y, G).all(1)
+        t = flow.three_way((R, {"bit_exact": not bad}, build), G, Y, ok)
+        return {"images": 4, "bit_exact": bool(ok.all()), "mismatches": int((~ok).sum()),
+                "three_way": t,
+                "per_layer": {"first_mismatch_layer": None}, "seconds": 9.0,
+                "compile_seconds": 5.0, "predict_seconds": 1.5, "source": "[hls4ml C sim]",
+                "skipped": "no Vitis HLS: csynth not run", "hls4ml_version": "1.3.0",
+                "shortcut": "fixed8", "board": board, "part": flow.BOARD_PARTS[board],
+                "rewrite": {"check": {"tensors_compared": 3}}}
+    return run
+
+
+@pytest.mark.parametrize("bad", [None, "both", "rtl"])
+def test_build_also_hls4ml_stage_and_report(bad, monkeypatch, tmp_path, capsys):
+    """`bireal build --also-hls4ml`: the stage's build.json entry, the exit verdict and the
+    report's three-way table (flow.run stood in; the real route is tested above)."""
+    from model.export import save_json
+    from sim import build
+    from sim.report import write_report
+    monkeypatch.setattr(flow, "run", _fake_run(bad))
+    h = build.hls4ml_stage(tmp_path, "pynq-z2", 4)
+    agree = bad is None
+    assert h["status"] == "done" and h["agree"] is agree and h["images"] == 4
+    assert h["three_way"]["rtl_vs_pytorch_mismatches"] == (0 if agree else 2)
+    assert h["bit_exact"] is (bad != "both")
+    assert build.passed({"bit_exact": True, "hls4ml": h}) is agree
+    save_json(tmp_path / "build.json", {"arch": "bireal-tiny", "bit_exact": True, "hls4ml": h})
+    md = (tmp_path / write_report(tmp_path)["md"]).read_text()
+    a, b, c = {None: (0, 0, 0), "both": (1, 2, 3), "rtl": (0, 2, 2)}[bad]
+    assert (f"Second route, hls4ml 1.3.0: {'all three agree' if agree else 'DISAGREE'} on 4 "
+            "images") in md
+    assert f"| PyTorch vs hls4ml C sim | {a} | [PyTorch] / [hls4ml C sim] |" in md
+    assert f"| PyTorch vs RTL sim | {b} | [PyTorch] / [sim] |" in md
+    assert f"| hls4ml C sim vs RTL sim | {c} | [hls4ml C sim] / [sim] |" in md
+
+
+def test_build_also_hls4ml_refusal_recorded(monkeypatch, tmp_path, capsys):
+    from sim import build
+    from sim.report import write_report
+
+    def refuse(*a, **k):
+        raise BiRealError("rewrite for hls4ml is not exact on qonnx: {'Conv_0': 7}")
+    monkeypatch.setattr(flow, "run", refuse)
+    h = build.hls4ml_stage(tmp_path, "pynq-z2", 4)
+    assert h == {"status": "failed", "agree": False,
+                 "error": "rewrite for hls4ml is not exact on qonnx: {'Conv_0': 7}"}
+    assert "hls4ml: failed: rewrite" in capsys.readouterr().err
+    assert not build.passed({"bit_exact": True, "hls4ml": h})
+    assert build.passed({"bit_exact": True})
+    (tmp_path / "build.json").write_text(json.dumps({"bit_exact": True, "hls4ml": h}))
+    md = (tmp_path / "report.md").read_text() if write_report(tmp_path) else ""
+    assert "hls4ml 1.3.0: FAILED: rewrite for hls4ml is not exact" in md

@@ -294,21 +294,69 @@ def gap_nhwc(m: ModelWrapper, hls: bool) -> int:
     return k
 
 
+def check_graph(hls_m: ModelWrapper, steps: dict) -> ModelWrapper:
+    """The qonnx-executable twin of the graph handed to hls4ml, three local, exact changes
+    apart: each Pad(-1) folded into a Conv's pads comes back as an NHWC Pad(-1) (onnxruntime
+    would pad with 0.0), FixedPointRequant takes A, B as initializer inputs (qonnx's op), the
+    NHWC-read GlobalAveragePool becomes ReduceMean(axes 1, 2). Deriving it from the hls4ml
+    graph runs qonnx's layout pass once (minutes on bireal-cifar) and checks that very graph."""
+    m = ModelWrapper(hls_m.model.__deepcopy__())
+    g, folded = m.graph, set(steps.get("pad_fold", []))
+    for n in list(g.node):
+        if n.op_type == "Conv" and n.name in folded:
+            x, o = n.input[0], n.name + "_pad"
+            g.initializer.extend([nh.from_array(np.array([0, 1, 1, 0] * 2, np.int64), o + "s"),
+                                  nh.from_array(np.array(-1.0, np.float32), o + "v")])
+            g.node.insert(list(g.node).index(n), helper.make_node(
+                "Pad", [x, o + "s", o + "v"], [o], name=o, mode="constant"))
+            nn, hh, ww, cc = m.get_tensor_shape(x)
+            m.set_tensor_shape(o, [nn, hh + 2, ww + 2, cc])
+            n.input[0] = o
+            for a in n.attribute:
+                if a.name == "pads":
+                    a.ints[:] = [0, 0, 0, 0]
+        elif n.op_type == "FixedPointRequant" and len(n.input) == 1:
+            a = attrs(n)
+            for k in ("mult", "bias"):
+                g.initializer.append(nh.from_array(np.array(a[k], np.int64), f"{n.name}_{k}"))
+                n.input.append(f"{n.name}_{k}")
+            keep = [x for x in n.attribute if x.name not in ("mult", "bias")]
+            del n.attribute[:]
+            n.attribute.extend(keep)
+        elif n.op_type == "GlobalAveragePool" and len(m.get_tensor_shape(n.output[0])) == 2:
+            ax = n.name + "_axes"
+            g.initializer.append(nh.from_array(np.array([1, 2], np.int64), ax))
+            r = helper.make_node("ReduceMean", [n.input[0], ax], list(n.output), name=n.name,
+                                 keepdims=0)
+            r.doc_string = n.doc_string
+            g.node.insert(list(g.node).index(n), r)
+            g.node.remove(n)
+    shapes = {v.name for v in list(g.value_info) + list(g.input) + list(g.output)}
+    for ini in g.initializer:                 # qonnx runs one node at a time from value_info
+        if ini.name not in shapes:
+            g.value_info.append(helper.make_tensor_value_info(ini.name, ini.data_type,
+                                                              list(ini.dims)))
+    return m
+
+
 def prepare(export: ModelWrapper, hls: bool) -> tuple[ModelWrapper, dict, dict]:
-    """The whole rewrite. hls=False: the qonnx-executable check graph (Pads kept, FixedPointRequant
-    with initializer inputs, ReduceMean); hls=True: the graph handed to hls4ml.
-    Returns (graph, requant table, {step: nodes/count})."""
+    """The whole rewrite. hls=True: the graph handed to hls4ml; hls=False: its qonnx-executable
+    check graph (check_graph). Returns (graph, requant table, {step: nodes/count})."""
+    m, table, steps = _prepare_hls(export)
+    return (m if hls else check_graph(m, steps)), table, steps
+
+
+def _prepare_hls(export: ModelWrapper) -> tuple[ModelWrapper, dict, dict]:
     m = tag_nodes(ModelWrapper(export.model.__deepcopy__()))
     m, ap = avgpool_conv(m)
     steps = {"avgpool_conv": ap}
-    if hls:
-        m, steps["pad_fold"] = pad_fold(m)
+    m, steps["pad_fold"] = pad_fold(m)
     m, table = requant_stand_in(m)
     m = channels_last(m)
-    m = collapse_requants(m, table, attr_form=hls)
+    m = collapse_requants(m, table, attr_form=True)
     steps["requant"] = sorted(table)
     steps["bq_transposes"] = strip_bq_transposes(m)
-    steps["gap"] = gap_nhwc(m, hls)
+    steps["gap"] = gap_nhwc(m, True)
     from qonnx.transformation.general import SortGraph
     m = m.transform(SortGraph())
     ops = sorted(m.model.opset_import, key=lambda o: o.domain != "")   # qonnx runs opset [0]
