@@ -14,6 +14,8 @@
 //   (L_ADD = 7) -> [fp32_add with x delayed by L_I2F + L_MUL + L_ADD] -> skid buffer.
 // Latency, accepting edge -> output register: L_I2F + L_MUL + L_ADD [+ L_ADD] + 1 = 21 [28].
 // The delay lines have no reset and shift on en (SRL-friendly on Xilinx).
+// f32(c) has |c| <= 2^(N-1), so at most N - 1 significant bits: fp32_mul's A_BITS = N - 1
+// makes c * A one 24 x (N-1) multiply (1 DSP48) when N <= 18, else the 24 x 24 split (2).
 module bireal_float_shortcut_add #(
   parameter integer PE = 1,
   parameter integer FOLDS = 1,        // NumChannels / PE
@@ -78,7 +80,7 @@ module bireal_float_shortcut_add #(
       fp32_from_int #(.N(N), .CUTS(CUTS_I2F)) i2f (
         .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(fire), .in_int(cn),
         .out_valid(cf_v), .result(cf));
-      fp32_mul #(.CUTS(CUTS_MUL), .MULT18(MULT18 != 0)) mul (
+      fp32_mul #(.CUTS(CUTS_MUL), .MULT18(MULT18 != 0), .A_BITS(N - 1)) mul (
         .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(cf_v), .a(cf), .b(ad),
         .out_valid(prod_v), .result(prod));
       fp32_add #(.CUTS(CUTS_ADD)) addb (
