@@ -212,6 +212,7 @@ def test_axis_stalls(tmp_path):
 
 LINT_TOPS = [("fp32_from_int", {}), ("fp32_from_int", {"N": 12, "CUTS": 0}),
              ("fp32_mul", {}), ("fp32_mul", {"MULT18": 1, "CUTS": 0}),
+             ("fp32_mul", {"A_BITS": 10}), ("fp32_mul", {"A_BITS": 10, "MULT18": 1}),
              ("fp32_add", {}), ("fp32_add", {"CUTS": 0})]
 
 
