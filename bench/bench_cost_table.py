@@ -7,7 +7,8 @@ DIR is a `bireal compile --out` folder (or the `hw/` folder of a `bireal build`)
   synth.json      LUT / FF / BRAM18 / DSP of the whole stitched design  [Yosys]
                   (`bireal synth --build DIR`; per unit kind with --per-unit)
   sim.json        cycles/frame of the Verilator run                     [sim]
-                  (`bireal sim --build DIR`); else the estimate's bottleneck, marked [analytical]
+                  (`bireal sim --build DIR`, without --backpressure); else the estimate's
+                  bottleneck, marked [analytical]
 Accuracy [PyTorch]: model/weights/<arch>-<shortcut>.json (the shipped checkpoints' record).
 Whatever a folder lacks is printed as "not measured", never guessed."""
 from __future__ import annotations
@@ -58,6 +59,8 @@ def collect(d: Path) -> dict:
             if row["unit"] != "whole accelerator" and "(" in row["unit"]:
                 ykinds[row["unit"].split("(")[1].rstrip(")")] = {x: row.get(x) for x in RES}
     sim = _load(d, "sim.json")
+    if sim and sim.get("backpressure"):       # cycles under output stalls are not the rate
+        sim = None
     cyc = (sim.get("cycles_per_frame"), "[sim]") if sim else (est.get("bottleneck_cycles"),
                                                              "[analytical]")
     return {"shortcut": est.get("shortcut"), "board": est.get("board"), "kinds": kinds,
