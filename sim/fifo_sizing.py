@@ -41,7 +41,7 @@ def _update_estimates(d: Path, rtl, info: dict):
     from hw import estimates as E
     old = json.loads((d / "estimates.json").read_text())
     est = E.estimate(rtl, info["board"], clock_mhz=float(info["clock_mhz"]))
-    for k in ("folding", "target_fps", "rtl"):
+    for k in ("folding", "target_fps", "rtl", "shortcut"):   # shortcut: sim.json reads it
         if k in old:
             est[k] = old[k]
     est["fifo_depths"] = "sized by simulation (fifo_sizing.json)"

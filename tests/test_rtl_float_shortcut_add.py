@@ -153,4 +153,4 @@ def test_lut_estimate_near_yosys(pe, yosys):
     op = getCustomOp(model.graph.node[0])
     est = op.lut_estimation()
     assert abs(est - yosys) <= 0.15 * yosys, (est, yosys)
-    assert op.dsp_estimation() == 2 * pe
+    assert op.int_bits() == 11 and op.dsp_estimation() == pe   # 24 x 11: one DSP48 per lane

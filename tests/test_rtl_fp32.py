@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 
 from rtl.fp32_harness import Harness, build
-from rtl.fp32_vectors import (ADD_CASES, GEN, INT_CASES, INT_SMALL_CASES, MUL_CASES, QNAN, f32,
+from rtl.fp32_vectors import (ADD_CASES, GEN, INT_CASES, INT_SMALL_CASES, MUL_CASES, MULK_CASES,
+                              QNAN, f32,
                               gen_ge0, golden, mismatches, report)
 
 N_BULK = 1_000_000
@@ -41,12 +42,12 @@ def _numpy_keeps_subnormals():
 # bulk
 
 
-@pytest.mark.parametrize("unit", ["add", "mul", "mul18", "i32", "i25", "i12"])
+@pytest.mark.parametrize("unit", ["add", "mul", "mul18", "mulk", "mulk18", "i32", "i25", "i12"])
 def test_bulk_vs_numpy(fp32_tb, unit):
     """>= 10^6 random vectors, bit for bit, with en drops and valid gaps (10 % each)."""
     assert _numpy_keeps_subnormals()
     rng = np.random.default_rng({"add": 11, "mul": 12, "mul18": 16, "i32": 13, "i25": 14,
-                                 "i12": 15}[unit])
+                                 "i12": 15, "mulk": 17, "mulk18": 18}[unit])
     a, b = GEN[unit](rng, N_BULK)
     got, dt = fp32_tb.run(unit, a, b, seed=3)
     bad = mismatches(unit, a, b, got)
@@ -57,6 +58,11 @@ def test_bulk_vs_numpy(fp32_tb, unit):
         assert np.sum((np.abs(wf) < np.float32(2.0 ** -126)) & (wf != 0)) > 20_000  # subnormal
         assert np.sum(np.isinf(wf)) > 10_000 and np.sum(np.isnan(wf)) > 5_000
         assert np.sum(wf == 0) > 5_000
+    if unit in ("mulk", "mulk18"):  # a = f32(|c| <= 2^10): every outcome class reached
+        wf = f32(want)
+        assert np.sum((np.abs(wf) < np.float32(2.0 ** -126)) & (wf != 0)) > 20_000
+        assert np.sum(np.isinf(wf)) > 10_000 and np.sum(np.isnan(wf)) > 5_000
+        assert np.sum(wf == 0) > 5_000 and np.sum(f32(a) == 2.0 ** 10) > 1_000
     print(f"{unit}: {N_BULK} vectors in {dt:.2f} s")
     assert dt < 30
 
@@ -98,7 +104,8 @@ def _cases_hold(unit, cases):
 
 @pytest.mark.parametrize("unit,cases", [("add", ADD_CASES), ("mul", MUL_CASES),
                                         ("add_nocut", ADD_CASES), ("mul_nocut", MUL_CASES),
-                                        ("mul18", MUL_CASES)])
+                                        ("mul18", MUL_CASES), ("mulk", MULK_CASES),
+                                        ("mulk18", MULK_CASES)])
 def test_directed(fp32_tb, unit, cases):
     a, b, want = _cases_hold(unit, cases)
     if unit.startswith("add"):  # commutes: both operand orders
@@ -205,6 +212,7 @@ def test_axis_stalls(tmp_path):
 
 LINT_TOPS = [("fp32_from_int", {}), ("fp32_from_int", {"N": 12, "CUTS": 0}),
              ("fp32_mul", {}), ("fp32_mul", {"MULT18": 1, "CUTS": 0}),
+             ("fp32_mul", {"A_BITS": 10}), ("fp32_mul", {"A_BITS": 10, "MULT18": 1}),
              ("fp32_add", {}), ("fp32_add", {"CUTS": 0})]
 
 

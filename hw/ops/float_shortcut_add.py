@@ -138,10 +138,17 @@ class FloatShortcutAdd(TwoStreamTypes, AffineParams, HWCustomOp):
         context[node.output[0]] = self.golden(context[node.input[0]].reshape(shape), x)
 
     # -- resources (constant memory: AffineParams) ------------------------------------
+    def int_bits(self) -> int:
+        """Significant bits of f32(c): |c| <= 2**int_bits (fp32_mul's A_BITS)."""
+        cdt = self.get_input_datatype(0)
+        return cdt.bitwidth() - (1 if cdt.signed() else 0)
+
     def dsp_estimation(self, fpgapart=None):
-        """DSP48E1 count: 2 per lane for the 24x24-bit significand product of c * A (24x17 +
-        24x7; Yosys xc7: 2 at PE=1, 8 at PE=4)."""
-        return 2 * self.get_nodeattr("PE")
+        """DSP48E1 count per lane for the significand product of f32(c) * A: f32(c) has at
+        most int_bits significant bits, so with int_bits <= 17 it is one 24 x int_bits
+        multiply (1 DSP48: fp32_mul A_BITS), else the 24x24 split 24x17 + 24x7 (2; Yosys
+        xc7, INT24: 2 at PE=1, 8 at PE=4)."""
+        return (1 if self.int_bits() <= 17 else 2) * self.get_nodeattr("PE")
 
     def lut_estimation(self, fpgapart=None):
         """PE * (int->float 200 + multiply 420 + add 400 [+ add 400 with residual] + the

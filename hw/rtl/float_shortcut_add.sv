@@ -14,6 +14,8 @@
 //   (L_ADD = 7) -> [fp32_add with x delayed by L_I2F + L_MUL + L_ADD] -> skid buffer.
 // Latency, accepting edge -> output register: L_I2F + L_MUL + L_ADD [+ L_ADD] + 1 = 21 [28].
 // The delay lines have no reset and shift on en (SRL-friendly on Xilinx).
+// f32(c) has |c| <= 2^(N-1), so at most N - 1 significant bits: fp32_mul's A_BITS = N - 1
+// makes c * A one 24 x (N-1) multiply (1 DSP48) when N <= 18, else the 24 x 24 split (2).
 module bireal_float_shortcut_add #(
   parameter integer PE = 1,
   parameter integer FOLDS = 1,        // NumChannels / PE
@@ -50,8 +52,13 @@ module bireal_float_shortcut_add #(
   localparam integer DB = L_I2F + L_MUL - 1;           // B: fold_rom register + DB
   localparam integer DX = L_I2F + L_MUL + L_ADD;       // x: DX registers from the input
 
-  // ---- control: the whole pipeline advances on `en` (from the skid buffer)
-  wire en;
+  // ---- control: the whole pipeline advances on `en` (from the skid buffer). The skid
+  // buffer gives 1 + 4*PE equal copies of it: en[0] for the input handshake and the constants,
+  // en[1 + 4p + u] for unit u of lane p (int->float, multiply, + B, + x, with the delay line
+  // feeding it): no enable net reaches more than one FP unit (~700 FFs)
+  localparam integer NEN = 1 + 4 * PE;
+  wire [NEN-1:0] ens;
+  wire en = ens[0];
   wire in1_ok = (HAS_RESIDUAL != 0) ? in1_V_TVALID : 1'b1;
   wire fire = en && in0_V_TVALID && in1_ok;
   assign in0_V_TREADY = en && in1_ok;
@@ -71,26 +78,28 @@ module bireal_float_shortcut_add #(
       wire [C_BITS-1:0] cin = in0_V_TDATA[p*C_BITS +: C_BITS];
       wire [N-1:0] cn = (C_SIGNED != 0) ? N'($signed(cin)) : N'(cin);
       wire [31:0] ad, bd;             // A delayed to meet f32(c), B to meet the product
-      bireal_delay #(.W(32), .N(DA)) adel (.clk(ap_clk), .en(en), .d(prm1[p*64 +: 32]), .q(ad));
-      bireal_delay #(.W(32), .N(DB)) bdel (.clk(ap_clk), .en(en), .d(prm1[p*64 + 32 +: 32]), .q(bd));
+      wire [3:0] le = ens[1 + 4*p +: 4];  // this lane's enables, one per FP unit
+      bireal_delay #(.W(32), .N(DA)) adel (.clk(ap_clk), .en(le[1]), .d(prm1[p*64 +: 32]), .q(ad));
+      bireal_delay #(.W(32), .N(DB)) bdel (.clk(ap_clk), .en(le[2]), .d(prm1[p*64 + 32 +: 32]), .q(bd));
       wire [31:0] cf, prod, yb;
       wire cf_v, prod_v, yb_v;
       fp32_from_int #(.N(N), .CUTS(CUTS_I2F)) i2f (
-        .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(fire), .in_int(cn),
+        .clk(ap_clk), .rst_n(ap_rst_n), .en(le[0]), .in_valid(fire), .in_int(cn),
         .out_valid(cf_v), .result(cf));
-      fp32_mul #(.CUTS(CUTS_MUL), .MULT18(MULT18 != 0)) mul (
-        .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(cf_v), .a(cf), .b(ad),
+      fp32_mul #(.CUTS(CUTS_MUL), .MULT18(MULT18 != 0), .A_BITS(N - 1)) mul (
+        .clk(ap_clk), .rst_n(ap_rst_n), .en(le[1]), .in_valid(cf_v), .a(cf), .b(ad),
         .out_valid(prod_v), .result(prod));
       fp32_add #(.CUTS(CUTS_ADD)) addb (
-        .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(prod_v), .a(prod), .b(bd),
+        .clk(ap_clk), .rst_n(ap_rst_n), .en(le[2]), .in_valid(prod_v), .a(prod), .b(bd),
         .out_valid(yb_v), .result(yb));
       if (HAS_RESIDUAL != 0) begin : g_res
         wire [31:0] xd;               // x, delayed to meet RN(c*A + B)
-        bireal_delay #(.W(32), .N(DX)) xdel (.clk(ap_clk), .en(en), .d(in1_V_TDATA[p*32 +: 32]), .q(xd));
+        bireal_delay #(.W(32), .N(DX)) xdel (.clk(ap_clk), .en(le[3]), .d(in1_V_TDATA[p*32 +: 32]), .q(xd));
         fp32_add #(.CUTS(CUTS_ADD)) addx (
-          .clk(ap_clk), .rst_n(ap_rst_n), .en(en), .in_valid(yb_v), .a(yb), .b(xd),
+          .clk(ap_clk), .rst_n(ap_rst_n), .en(le[3]), .in_valid(yb_v), .a(yb), .b(xd),
           .out_valid(yv[p]), .result(y[p*32 +: 32]));
       end else begin : g_nores
+        wire unused_le = le[3];
         assign yv[p] = yb_v;
         assign y[p*32 +: 32] = yb;
       end
@@ -100,8 +109,8 @@ module bireal_float_shortcut_add #(
   // ---- output register + skid buffer (all lanes are in step: lane 0's valid stands for all)
   wire [PE*32-1:0] out_q;
   wire unused_v = ^yv;
-  bireal_skid_buffer #(.W(PE*32)) skid (
-    .clk(ap_clk), .rst_n(ap_rst_n), .in_data(y), .in_valid(yv[0]), .en(en),
+  bireal_skid_buffer #(.W(PE*32), .EN_COPIES(NEN)) skid (
+    .clk(ap_clk), .rst_n(ap_rst_n), .in_data(y), .in_valid(yv[0]), .en(ens),
     .out_data(out_q), .out_valid(out0_V_TVALID), .out_ready(out0_V_TREADY));
   assign out0_V_TDATA = OUT_W'(out_q);
 

@@ -19,9 +19,16 @@
 // later): MULT18 = 0 (default) = 24x17 + 24x7, 2 DSP48E1/E2; MULT18 = 1: 18x18 +
 // 6x18 + 18x6 + 6x6, 4 ECP5 MULT18X18D. Both give the same result bit for bit. The
 // registers have no reset, so Yosys / Vivado may pack them into the DSP blocks.
+// A_BITS < 24 (the float shortcut's f32(c) * A, c an integer with |c| <= 2^A_BITS): the
+// caller promises that a is +-0 or a normal number whose significand has nonzero bits only
+// in its top A_BITS bits (true for f32 of any integer with |c| <= 2^A_BITS); then b is
+// always the operand normalized and, if A_BITS fits one multiplier port (<= 17 for DSP48,
+// <= 18 for MULT18), the product is a single 24 x A_BITS multiply: 1 DSP48 instead of 2,
+// 2 MULT18X18D instead of 4. Same result bit for bit on every such a.
 module fp32_mul #(
   parameter logic [3:0] CUTS = 4'b1111,
-  parameter bit MULT18 = 1'b0  // 0: partial products for DSP48 (24x17 + 24x7); 1: for ECP5
+  parameter bit MULT18 = 1'b0, // 0: partial products for DSP48 (24x17 + 24x7); 1: for ECP5
+  parameter int A_BITS = 24    // significant leading significand bits of a (see above)
 ) (
   input  logic        clk,
   input  logic        rst_n,
@@ -35,6 +42,9 @@ module fp32_mul #(
   /* verilator lint_off UNUSEDPARAM */
   localparam int LATENCY = fp32_pkg::fp32_latency({4'd0, CUTS}) + 2;
   /* verilator lint_on UNUSEDPARAM */
+  // a has at most A_BITS significant bits and is never subnormal: one short product
+  localparam bit SHORT_A = (A_BITS >= 1) && (A_BITS <= (MULT18 ? 18 : 17));
+  localparam int KA = SHORT_A ? A_BITS : 1;  // width of a's kept significand bits
 
   // special-value outcome, decided up front and carried down the pipeline
   typedef struct packed {
@@ -79,9 +89,15 @@ module fp32_mul #(
   logic v1;
   always_comb begin
     d1_in.sp = sp_a;
-    d1_in.xsig = ub.sub ? ub.sig : ua.sig;
-    d1_in.ysig = ub.sub ? ua.sig : ub.sig;
-    d1_in.lz = ub.sub ? lzb[4:0] : lza[4:0];
+    if (SHORT_A) begin  // a is never subnormal: normalize b (lz = 0 when b is normal)
+      d1_in.xsig = ub.sig;
+      d1_in.ysig = ua.sig;
+      d1_in.lz = lzb[4:0];
+    end else begin
+      d1_in.xsig = ub.sub ? ub.sig : ua.sig;
+      d1_in.ysig = ub.sub ? ua.sig : ub.sig;
+      d1_in.lz = ub.sub ? lzb[4:0] : lza[4:0];
+    end
     d1_in.esum = {1'b0, ua.exp} + {1'b0, ub.exp};
   end
   fp32_stage #(.W($bits(d1_in)), .REG(CUTS[0])) s1 (.clk(clk), .rst_n(rst_n), .en(en),
@@ -137,7 +153,17 @@ module fp32_mul #(
   logic v3;
   always_comb begin
     d3_in.sp = d2.sp;
-    if (MULT18) begin
+    if (SHORT_A && MULT18) begin
+      // y = a: only ys[23 -: KA] can be nonzero; 18 x KA + 6 x KA, 2 MULT18X18D
+      d3_in.pa = 48'(42'(d2.xs[17:0] * d2.ys[23 -: KA])) << (24 - KA);
+      d3_in.pb = 48'(30'(d2.xs[23:18] * d2.ys[23 -: KA])) << (42 - KA);
+      d3_in.pc = 48'd0;
+    end else if (SHORT_A) begin
+      // y = a: 24 x KA, one DSP48 (25 x 18 signed)
+      d3_in.pa = 48'(48'(d2.xs * d2.ys[23 -: KA])) << (24 - KA);
+      d3_in.pb = 48'd0;
+      d3_in.pc = 48'd0;
+    end else if (MULT18) begin
       // 18 x 18 grid: {xh, xl} * {yh, yl} with 18-bit xl, yl; xh*yh and xl*yl do not overlap
       d3_in.pa = {12'(d2.xs[23:18] * d2.ys[23:18]), 36'(d2.xs[17:0] * d2.ys[17:0])};
       d3_in.pb = 48'(24'(d2.xs[23:18] * d2.ys[17:0])) << 18;

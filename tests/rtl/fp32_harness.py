@@ -24,7 +24,7 @@ TB_SOURCES = [TBDIR / "fp32_tb_top.sv", TBDIR / "fp32_tb.cpp"]
 # harness unit index (tests/rtl/fp32_tb_top.sv) -> (name, latency in cycles)
 UNITS = {"add": (0, 7), "mul": (1, 8), "i32": (2, 5), "i25": (3, 5), "i12": (4, 5),
          "add_nocut": (5, 2), "mul_nocut": (6, 4), "i32_nocut": (7, 2), "ge0": (8, 1),
-         "mul18": (9, 8)}
+         "mul18": (9, 8), "mulk": (10, 8), "mulk18": (11, 8)}
 
 # ------------------------------------------------------------------------------------------
 # build and run the harness

@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
   const double p_drop = argc > 4 ? atof(argv[4]) : 0.0;
   const double p_gap = argc > 5 ? atof(argv[5]) : 0.0;
   if (argc > 6) rs ^= strtoull(argv[6], nullptr, 10) * 0x9E3779B97F4A7C15ull;
-  if (unit < 0 || unit > 9) return fail("unknown unit", 0);
+  if (unit < 0 || unit > 11) return fail("unknown unit", 0);
   FILE* f = fopen(argv[2], "rb");
   if (!f) return fail("cannot open input", 0);
   std::vector<uint32_t> in;

@@ -186,6 +186,36 @@ def gen_mul(rng, n):
                          (10, overflow), (15, ties), (15, ints), (5, _specials)])
 
 
+def gen_mul_short(rng, n, k=10):
+    """fp32_mul A_BITS=k: a = f32(c), c an integer with |c| <= 2^k (what the unit promises
+    to handle: +-0 or a normal float with k significant bits), b anything (subnormal,
+    special, near overflow and underflow)."""
+    def ints(rng, m):
+        c = rng.integers(-(1 << k), (1 << k) + 1, m)
+        ext = np.array([0, 1, -1, 1 << k, -(1 << k), (1 << k) - 1, -(1 << k) + 1, 3, -3])
+        c = np.where(rng.random(m) < 0.1, ext[rng.integers(0, ext.size, m)], c)
+        return bits(c.astype(np.float32))
+
+    def full(rng, m):  # b over every exponent field
+        return ints(rng, m), _rand_exp(rng, m, 0, 255)
+
+    def low(rng, m):   # subnormal b (fractions of every length): subnormal results
+        return ints(rng, m), _pack(rng.integers(0, 2, m), np.zeros(m, int),
+                                   rng.integers(0, 1 << 23, m) >> rng.integers(0, 23, m))
+
+    def high(rng, m):  # overflow to inf and max finite
+        return ints(rng, m), _rand_exp(rng, m, 240, 254)
+
+    def ties(rng, m):  # exact products and halfway cases
+        return ints(rng, m), _pack(rng.integers(0, 2, m), rng.integers(1, 254, m),
+                                   _sparse_frac(rng, m))
+
+    def specials(rng, m):
+        return ints(rng, m), SPECIALS[rng.integers(0, SPECIALS.size, m)]
+
+    return _mix(rng, n, [(30, full), (20, low), (15, high), (25, ties), (10, specials)])
+
+
 def gen_int(rng, n):
     def length(rng, n):  # every bit length, both signs
         ln = rng.integers(0, 32, n)
@@ -224,7 +254,8 @@ def gen_ge0(rng, n):
     return a, np.zeros(n, dtype=np.uint32)
 
 
-GEN = {"add": gen_add, "mul": gen_mul, "mul18": gen_mul, "i32": gen_int, "i25": gen_int,
+GEN = {"add": gen_add, "mul": gen_mul, "mul18": gen_mul, "mulk": gen_mul_short,
+       "mulk18": gen_mul_short, "i32": gen_int, "i25": gen_int,
        "i12": gen_int,
        "ge0": gen_ge0}
 
@@ -332,3 +363,21 @@ INT_SMALL_CASES = {  # unit: [(value, expected)]
     "i12": [(-2048, 0xC5000000), (2047, 0x44FFE000), (-1, 0xBF800000), (0, 0)],
     "i25": [(-(2 ** 24), 0xCB800000), (2 ** 24 - 1, 0x4B7FFFFF), (-1, 0xBF800000), (0, 0)],
 }
+
+
+def _short_a(x, k=10) -> bool:
+    v = float(f32(x))
+    return np.isfinite(v) and v == round(v) and abs(v) <= 2 ** k
+
+
+# fp32_mul A_BITS=10: MUL_CASES (both operand orders) whose a is f32 of an integer with
+# |a| <= 2^10, and a few more by hand
+MULK_CASES = [c for a, b, w in MUL_CASES for c in ((a, b, w), (b, a, w)) if _short_a(c[0])] + [
+    (0x44800000, 0x00000001, 0x00000400),  # 1024 * 2^-149 = 2^-139 (subnormal, exact)
+    (0x44800000, 0x7F7FFFFF, 0x7F800000),  # 1024 * max finite -> +inf
+    (0xC47FC000, 0x3F800001, 0xC47FC002),  # -1023 (1 + 2^-23): 1023 ulp/1024 -> rounds up
+    (0x447FC000, 0x00000003, 0x00000BFD),  # 1023 * 3 * 2^-149 = 3069 * 2^-149, exact
+    (0x80000000, 0x3F800000, 0x80000000),  # -0 * 1 = -0
+    (0x00000000, 0x7F800000, QNAN),        # 0 * inf = NaN
+    (0x3F800000, 0x00000000, 0x00000000),
+]
