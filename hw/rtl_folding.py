@@ -174,6 +174,16 @@ def with_allowance(summ: dict, allow: dict, board) -> dict:
     return {**summ, "totals": totals, "fit": fit, "fits": all(v["ok"] for v in fit.values())}
 
 
+ADDED_BY_FINISH = ("StreamingFIFO", "StreamingDataWidthConverter")
+
+
+def finish_added(est: dict) -> dict:
+    """Resources of the nodes the finished design adds to the units (FIFOs, width
+    converters: ADDED_BY_FINISH), from its estimate's per-layer rows."""
+    rows = [r for r in est["layers"] if r["op_type"].startswith(ADDED_BY_FINISH)]
+    return {k: int(sum(r[k] for r in rows)) for k in FIT_RESOURCES}
+
+
 def _fits(summ: dict, ignore: set) -> bool:
     return all(f["ok"] for k, f in summ["fit"].items() if k not in ignore)
 
@@ -244,11 +254,13 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
     rtl, frep, est = _finished(f, pick, finish, b, clk)
     for _ in range(max_allow):
         # the FIFOs and width converters of the finished design go into the decision: the
-        # search is redone with what they added (largest seen, so T only grows) on the units
+        # search is redone with what they cost (largest seen, so T only grows) on the units.
+        # Only these added nodes: the finished design's joint weight-memory mapping trades
+        # LUT for BRAM (hw.memory) and depends on the folding, so it is no allowance
         if _fits(est, ignore) or s["bottleneck_cycles"] >= tmax:
             break
-        new = {r: max(allow.get(r, 0), int(est["totals"][r] - s["totals"][r]))
-               for r in FIT_RESOURCES}
+        add = finish_added(est)
+        new = {r: max(allow.get(r, 0), add[r]) for r in FIT_RESOURCES}
         if new == allow:
             break
         searched.append([s["bottleneck_cycles"], False, "finished design: " + over_cap(est)
