@@ -63,8 +63,15 @@ def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
                 "BRAM18": 0, "URAM": 0, "DSP": 0, "cycles": 0}
         return E.summarize(est["layers"] + [fifo], b, est["clock_mhz"])
     monkeypatch.setattr(E, "estimate", finished_estimate)
-    rtl, _, rep = fold_rtl(mapped, board, 1, finish=lambda m: (m, {}))
+    builds = []                                       # finished designs built
+
+    def finish(m):
+        builds.append(1)
+        return m, {}
+    rtl, _, rep = fold_rtl(mapped, board, 1, finish=finish)
     assert rep["finish_allowance"]["LUT"] == extra and rep["fits"], rep["searched"]
+    # one build without the allowance (over), one with it (fits): no bisection on builds
+    assert len(builds) == 2, rep["searched"]
     # the reference: units-only search on a board whose cap is `extra` LUT lower
     small = dataclasses.replace(pynq, name="allow-ref", LUT=lut - round(extra / E.FIT_CAP))
     monkeypatch.setattr(E, "estimate", real)
