@@ -1,6 +1,7 @@
 """requirements.lock (what scripts/setup.sh installs with --no-deps) agrees with
 requirements.txt (the direct pins) and with the venv the tests run in."""
 import re
+import sysconfig
 from importlib import metadata
 from pathlib import Path
 
@@ -29,7 +30,10 @@ def test_lock_holds_every_direct_pin():
 
 def test_venv_is_the_lock():
     lock = _pins(ROOT / "requirements.lock")
+    # only the venv's site-packages: once setuptools is imported, its _vendor folder (own
+    # copies of packaging, zipp, ...) is on sys.path too
+    site = {sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]}
     have = {re.sub(r"[-_.]+", "-", d.metadata["Name"]).lower(): d.version
-            for d in metadata.distributions()}
+            for d in metadata.distributions(path=sorted(site))}
     wrong = {n: (v, have.get(n)) for n, v in lock.items() if have.get(n) != v}
     assert not wrong, f"installed != requirements.lock: {wrong}"
