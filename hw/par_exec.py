@@ -14,14 +14,15 @@ executes in this process, as before.
 """
 from __future__ import annotations
 
-import os
 import multiprocessing as mp
+import os
 import shutil
 import tempfile
 import weakref
 from pathlib import Path
 
 from model.errors import BiRealError
+
 
 def default_workers() -> int:
     env = os.environ.get("BIREAL_VERIFY_WORKERS", "").strip()
@@ -78,12 +79,13 @@ class GraphExecutor:
         self.workers = default_workers() if workers is None else workers
         self._pool: list[_Worker] = []
         self._tmp = None
+        self._stop = None                # weakref.finalize of _stop: runs once, here or at exit
         self._n = 0
 
     def _start(self):
         self._tmp = Path(tempfile.mkdtemp(prefix="bireal-verify-"))
         self._pool = [_Worker() for _ in range(self.workers)]
-        weakref.finalize(self, _stop, list(self._pool), self._tmp)
+        self._stop = weakref.finalize(self, _stop, list(self._pool), self._tmp)
 
     def contexts(self, model, inputs: list):
         if self.workers <= 1 or len(inputs) < 2:
@@ -116,9 +118,9 @@ class GraphExecutor:
             os.unlink(path)
 
     def close(self):
-        if self._pool:
-            _stop(self._pool, self._tmp)
-            self._pool = []
+        if self._stop is not None:
+            self._stop()
+            self._pool, self._stop = [], None
 
 
 def _stop(pool: list, tmp):
