@@ -1,12 +1,19 @@
 #!/usr/bin/env bash
 # Set up .venv/ (scripts/setup.sh) and run the test suite. Extra args go to pytest.
+# Two pytest-xdist workers (one per core of the project's 2-core machines), `--dist loadgroup`:
+# tests/conftest.py puts every test in a group (its shared compile, else its file), so each
+# expensive fixture is built once and its users never run beside each other.
+# BIREAL_TEST_WORKERS=1 runs everything in one process (as before xdist).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 bash scripts/setup.sh
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
+workers="${BIREAL_TEST_WORKERS:-2}"
+par=()
+if [ "$workers" -gt 1 ]; then par=(-n "$workers" --dist loadgroup); fi
 set +e
-.venv/bin/python -m pytest -q "$@"
+.venv/bin/python -m pytest -q "${par[@]}" "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

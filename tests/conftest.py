@@ -1,5 +1,8 @@
 """Shared fixtures. Tests run single-threaded: on a 2-core machine OpenMP threads fighting
-another process slow small ops down by orders of magnitude."""
+another process slow small ops down by orders of magnitude. scripts/test.sh runs two pytest-xdist
+workers with `--dist loadgroup`: every test is put in one group (`pytest_collection_modifyitems`
+below), so each expensive session fixture is built by one worker only and the tests that write
+into its folder never run beside each other."""
 import warnings
 
 import pytest
@@ -7,6 +10,33 @@ import torch
 
 warnings.filterwarnings("ignore", message=".*fast_hadamard_transform.*")
 torch.set_num_threads(1)
+
+# Session fixtures whose users must share one worker: the fixture is built once there, and its
+# users (which write sim.json, fifo_sizing.json, deploy folders, ... into it) run one at a time.
+# First match wins: a test using compiled_tiny and tiny_hw goes with compiled_tiny.
+SHARED_FIXTURE_GROUPS = (
+    ("compiled_cifar_zcu104", "cifar_zcu104"),
+    ("compiled_tiny", "tiny_trained"),
+    ("trained_tiny", "tiny_trained"),
+    ("tiny_hw", "tiny_hw"),
+)
+
+
+def xdist_group_of(fixturenames, module: str) -> str:
+    """The xdist group of a test: its shared session fixture's group, else its module (module
+    fixtures and build caches such as test_rtl_fp32's harness stay on one worker)."""
+    for fixture, group in SHARED_FIXTURE_GROUPS:
+        if fixture in fixturenames:
+            return group
+    return module
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Mark every test `xdist_group(...)` before xdist (in each worker) reads the marks."""
+    for item in items:
+        group = xdist_group_of(set(getattr(item, "fixturenames", ())), item.module.__name__)
+        item.add_marker(pytest.mark.xdist_group(group))
 
 
 @pytest.fixture(scope="session")
