@@ -20,9 +20,11 @@ hw.folding.auto_folding; (0, 0) = FINN's default, which FINN estimates as all LU
 Stream FIFOs and data-width converters are the StreamingFIFO_rtl / StreamingDataWidthConverter_rtl
 nodes of the RTL graph, estimated by FINN's models like every layer. Corrections where FINN's
 model is missing (LUT_MODELS): FMPadding_rtl (FINN: 0 LUT) = FMPAD_LUTS + SIMD * bits (its
-counters and output mux; Yosys: 67 LUT at SIMD 1 x 8 bit). Not included: the DMA/shell,
-flip-flops. Some FINN models count only part of a layer (Thresholding_rtl: threshold memory
-only); a layer whose op has no model of a resource at all lists it under "unmodelled".
+counters and output mux; Yosys: 67 LUT at SIMD 1 x 8 bit). Cycles (CYCLE_MODELS): a width
+converter (FINN: 0 cycles) = its narrow side's words at finn-rtllib's rate for its width ratio
+(vpc_narrow_rate: one word per cycle for integer ratios, 3 in 4 cycles for 4 -> 6 lanes).
+Not included: the DMA/shell, flip-flops. Some FINN models count only part of a layer
+(Thresholding_rtl: threshold memory only); a layer whose op has no model of a resource at all lists it under "unmodelled".
 """
 from __future__ import annotations
 
@@ -64,6 +66,45 @@ def _fmpad_luts(inst: HWCustomOp) -> int:
 
 
 LUT_MODELS = {"FMPadding_rtl": _fmpad_luts}
+
+
+def vpc_narrow_rate(pi0: int, po0: int) -> float:
+    """Beats per cycle on the narrow side of finn-rtllib's width converter (vpc.sv, generic
+    branch) with PI0 input and PO0 output units per beat (widths / their gcd), both sides
+    always willing. Its fill level b (units) is registered: in ready iff b <= PO0, out valid
+    iff b >= PO0. b takes at most PI0 + PO0 + 1 values, so its sequence is periodic; the
+    rate is counted over one period. 1.0 for an integer ratio; 3/4 for 2 : 3 and 3 : 2."""
+    if pi0 == po0:
+        return 1.0
+    b, seen, beats = 0, {}, []
+    while b not in seen:
+        seen[b] = len(beats)
+        irdy, ovld = b <= po0, b >= po0
+        b += (pi0 if irdy else 0) - (po0 if ovld else 0)
+        beats.append(irdy if pi0 < po0 else ovld)
+    period = beats[seen[b]:]
+    return sum(period) / len(period)
+
+
+def _dwc_cycles(inst) -> int:
+    """Width converter (FINN: no cycle model, 0): its narrow side's words per frame at the
+    rate vpc_narrow_rate gives for its widths (hw.rtl_flow.SplitFractionalDWC leaves only
+    integer ratios, which run at one narrow beat per cycle)."""
+    iw, ow = int(inst.get_nodeattr("inWidth")), int(inst.get_nodeattr("outWidth"))
+    g = math.gcd(iw, ow)
+    words = max(math.prod(inst.get_folded_input_shape(0)[:-1]),
+                math.prod(inst.get_folded_output_shape(0)[:-1]))
+    return int(math.ceil(words / vpc_narrow_rate(iw // g, ow // g)))
+
+
+# corrections of FINN's cycle models (exp_cycles): units FINN gives 0 cycles that can limit
+CYCLE_MODELS = {"StreamingDataWidthConverter_rtl": _dwc_cycles}
+
+
+def exp_cycles(inst) -> int:
+    """Cycles per frame of a specialized op: FINN's get_exp_cycles, or CYCLE_MODELS."""
+    f = CYCLE_MODELS.get(inst.onnx_node.op_type)
+    return int(f(inst)) if f else int(inst.get_exp_cycles())
 
 
 def layer_name(node: NodeProto) -> str:
@@ -172,7 +213,7 @@ def layer_estimate(node: NodeProto, inst: HWCustomOp, sinst: HWCustomOp, part: s
     res = sinst.node_res_estimation(part)
     row = {"name": layer_name(node), "op_type": node.op_type, "impl": sinst.onnx_node.op_type,
            "PE": _attr(inst, "PE"), "SIMD": _attr(inst, "SIMD"),
-           "cycles": int(sinst.get_exp_cycles())}
+           "cycles": exp_cycles(sinst)}
     lut = LUT_MODELS.get(sinst.onnx_node.op_type)
     row["LUT"] = int(math.ceil(float(lut(sinst) if lut else res["LUT"])))
     for k in ("BRAM18", "URAM", "DSP"):

@@ -196,6 +196,12 @@ def step_convert_to_hw(model, cfg):
     return model
 
 
+def step_sum_pool(model, cfg):
+    """Downsample 2x2 conv with tap-shared weights -> 2x2 sum pool + 1x1 MVAU (hw.sum_pool)."""
+    from .sum_pool import SumPoolDownsample
+    return _tidy(model.transform(SumPoolDownsample()))
+
+
 def step_minimize_bitwidths(model, cfg):
     from finn.transformation.fpgadataflow.minimize_accumulator_width import MinimizeAccumulatorWidth
     from finn.transformation.fpgadataflow.minimize_weight_bit_width import MinimizeWeightBitWidth
@@ -226,7 +232,7 @@ def step_create_dataflow_partition(model, cfg):
 STEPS = [step_check_graph, step_integer_input, step_requant_to_thresholds, step_float_path,
          step_qonnx_to_finn,
          step_avgpool_to_conv, step_streamline, step_lower_convs, step_xnor, step_channels_last,
-         step_global_pool, step_convert_to_hw, step_minimize_bitwidths,
+         step_global_pool, step_convert_to_hw, step_sum_pool, step_minimize_bitwidths,
          step_create_dataflow_partition]
 
 

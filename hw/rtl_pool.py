@@ -1,4 +1,5 @@
-"""FINN's Pool (MaxPool) and the constant add behind it -> one MaxPool_rtl (hw.ops.max_pool)."""
+"""FINN's Pool (MaxPool) and the constant add behind it -> one MaxPool_rtl (hw.ops.max_pool);
+FINN's Pool (AccPool, the downsample's sum pool from hw.sum_pool) -> SumPool_rtl."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +7,7 @@ from qonnx.custom_op.registry import getCustomOp
 from qonnx.transformation.base import Transformation
 
 DOMAIN = "hw.ops"
+RTL_OF = {"MaxPool": "MaxPool_rtl", "AccPool": "SumPool_rtl"}    # Pool Function -> hw.ops op
 
 
 class ToMaxPoolRTL(Transformation):
@@ -17,7 +19,8 @@ class ToMaxPoolRTL(Transformation):
     Pool's only consumer, its constant is one integer, and the add's output datatype holds
     [in.min + c, in.max + c] (MaxPool_rtl.verify_node); the unit keeps the Pool's PE and the
     add's output datatype and tensor. Otherwise the Pool alone becomes MaxPool_rtl (OFFSET 0)
-    and the add stays for FINN's ElementwiseAdd_rtl. Only Function=MaxPool is mapped.
+    and the add stays for FINN's ElementwiseAdd_rtl. Function=AccPool (a sum, exact for the
+    same reason: sum(x) + c is what the unit computes) becomes SumPool_rtl the same way.
     `absorbed` lists (pool, add, offset) for each absorbed add."""
 
     def __init__(self):
@@ -44,11 +47,12 @@ class ToMaxPoolRTL(Transformation):
 
     def apply(self, model):
         for pool in model.graph.node:
-            if pool.op_type != "Pool" or getCustomOp(pool).get_nodeattr("Function") != "MaxPool":
+            if pool.op_type != "Pool" or getCustomOp(pool).get_nodeattr("Function") not in RTL_OF:
                 continue
             add, off = self._offset(model, pool)
-            pool.op_type, pool.domain = "MaxPool_rtl", DOMAIN
+            pool.op_type, pool.domain = RTL_OF[getCustomOp(pool).get_nodeattr("Function")], DOMAIN
             op = getCustomOp(pool)
+            odt0 = op.get_nodeattr("OutputDataType")
             if add is not None:
                 odt = model.get_tensor_datatype(add.output[0])
                 op.set_nodeattr("OFFSET", off)
@@ -57,7 +61,7 @@ class ToMaxPoolRTL(Transformation):
                     op.verify_node()
                 except ValueError:          # the add's type does not hold the range: keep it
                     op.set_nodeattr("OFFSET", 0)
-                    op.set_nodeattr("OutputDataType", op.get_input_datatype().name)
+                    op.set_nodeattr("OutputDataType", odt0)
                     return model, True
                 pool.output[0] = add.output[0]
                 model.graph.node.remove(add)

@@ -117,9 +117,11 @@ class Design:
 
 
 def bottleneck(rtl: ModelWrapper) -> tuple[int, str]:
-    """(cycles, layer) of the slowest layer by its analytical get_exp_cycles."""
+    """(cycles, layer) of the slowest layer by its analytical model (hw.estimates.exp_cycles:
+    get_exp_cycles, width converters from their rate)."""
+    from hw.estimates import exp_cycles
     best = (0, "")
     for n in rtl.graph.node:
-        c = int(getCustomOp(n).get_exp_cycles())
+        c = exp_cycles(getCustomOp(n))
         best = max(best, (c, n.name))
     return best

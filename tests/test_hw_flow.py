@@ -152,7 +152,7 @@ def test_compile_errors(tiny_hw, tmp_path):
                       quiet=True)
     with pytest.raises(BiRealError, match="board"):
         compile_model(d / "model.onnx", tmp_path / "o", board="zedboard", quiet=True)
-    assert len(STEPS) == 14                  # step float_path (no-op on fixed8) added
+    assert len(STEPS) == 15                  # float_path (no-op on fixed8), sum_pool added
 
 
 def test_cli_compile_with_user_folding_and_illegal_folding(tiny_hw, tmp_path, capsys):

@@ -105,3 +105,34 @@ def test_verifier_follows_an_offset_moved_past_the_maxpool():
     assert const_offset(bad, ref, 1.0) is None
     assert const_offset(ctx["q"] + 0.5, ref, 1.0) is None                # not an integer
     assert const_offset(ref, ref, 1.0) is None                           # equal: no offset
+
+
+def test_sum_pool_helpers():
+    """hw.sum_pool: the sum type holds 4x the input range; only tap-shared weights qualify."""
+    import numpy as np
+    from qonnx.core.datatype import DataType
+
+    from hw.sum_pool import sum_datatype, tap_shared
+    assert sum_datatype(DataType["INT8"], 4) == DataType["INT10"]        # [-512, 508]
+    assert sum_datatype(DataType["UINT8"], 4) == DataType["UINT10"]      # [0, 1020]
+    assert sum_datatype(DataType["INT2"], 9) == DataType["INT6"]         # [-18, 9]
+    w = np.tile(np.arange(12.0).reshape(3, 4), (4, 1))                   # 4 taps x 3 channels
+    assert tap_shared(w, 4)
+    w[7, 2] += 1
+    assert not tap_shared(w, 4) and not tap_shared(w[:10], 4)
+
+
+def test_sum_pool_in_tiny_partition(hw_model):
+    """The tiny net's downsample is SWG (depthwise) -> Pool(AccPool, INT8 -> INT10) -> MVAU
+    with MW = channels (not 4 x channels); hw_model passed every step bit-exact."""
+    from qonnx.custom_op.registry import getCustomOp
+    pools = [n for n in hw_model.graph.node if n.op_type == "Pool"]
+    assert len(pools) == 1
+    p = getCustomOp(pools[0])
+    assert p.get_nodeattr("Function") == "AccPool"
+    assert (p.get_nodeattr("InputDataType"), p.get_nodeattr("OutputDataType")) == ("INT8", "INT10")
+    swg = hw_model.find_producer(pools[0].input[0])
+    assert getCustomOp(swg).get_nodeattr("depthwise") == 1
+    mv = getCustomOp(hw_model.find_consumer(pools[0].output[0]))
+    assert mv.get_nodeattr("MW") == p.get_nodeattr("Channels")
+    assert mv.get_nodeattr("inputDataType") == "INT10"

@@ -37,3 +37,78 @@ def test_lut_multipliers_only_where_dsps_bind(hw_model):
     mv = [n for n in back.graph.node if n.op_type == "MVAU"
           and getCustomOp(n).get_nodeattr("resType") == "lut"]
     assert len(mv) == len(luts)
+
+
+def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
+    """fold_rtl puts what the finished design adds to its units (FIFOs, width converters) into
+    the search: with a stand-in finish adding X LUT, the folding chosen is the fastest whose
+    units + X fit (the same T the units-only search finds on a board X LUT smaller), and the
+    allowance is reported."""
+    import hw.estimates as E
+    from hw.rtl_folding import fold_rtl
+    # DSPs that never bind: the LUT-multiplier choice (board-dependent) stays out of it
+    pynq = dataclasses.replace(get_board("pynq-z2"), DSP=100_000)
+    mapped = _mapped(hw_model, pynq.part)
+    f = _Folder(mapped, pynq)
+    _, mid = f.balanced(4_000, pynq.clock_mhz)
+    extra = 8_500                                     # LUT the stand-in finish adds (= 0.85 x 10,000)
+    # a board whose LUT cap the units at ~4,000 cycles meet with the extra, faster ones not
+    lut = int((mid["totals"]["LUT"] + extra) / E.FIT_CAP) + 1
+    board = dataclasses.replace(pynq, name="allow-test", LUT=lut)
+    real = E.estimate
+
+    def finished_estimate(model, b, clk=None):             # + one FIFO of `extra` LUT
+        est = real(model, b, clk)
+        fifo = {"name": "StreamingFIFO_rtl_x", "op_type": "StreamingFIFO_rtl", "LUT": extra,
+                "BRAM18": 0, "URAM": 0, "DSP": 0, "cycles": 0}
+        return E.summarize(est["layers"] + [fifo], b, est["clock_mhz"])
+    monkeypatch.setattr(E, "estimate", finished_estimate)
+    builds = []                                       # finished designs built
+
+    def finish(m):
+        builds.append(1)
+        return m, {}
+    rtl, _, rep = fold_rtl(mapped, board, 1, finish=finish)
+    assert rep["finish_allowance"]["LUT"] == extra and rep["fits"], rep["searched"]
+    # one build without the allowance (over), one with it (fits): no bisection on builds
+    assert len(builds) == 2, rep["searched"]
+    # the reference: units-only search on a board whose cap is `extra` LUT lower
+    small = dataclasses.replace(pynq, name="allow-ref", LUT=lut - round(extra / E.FIT_CAP))
+    monkeypatch.setattr(E, "estimate", real)
+    _, _, ref = fold_rtl(mapped, small, 1, finish=lambda m: (m, {}))
+    assert ref["fits"] and not ref["finish_allowance"]
+    assert rep["target_cycles"] == ref["target_cycles"], (rep["searched"], ref["searched"])
+    assert rep["target_cycles"] > rep["fastest_cycles"]          # the extra changed the choice
+
+
+def test_allowance_ruling_out_all_foldings_bisects_finished_designs(hw_model, monkeypatch):
+    """The allowance is measured on a fast folding, whose FIFOs are deep; when units + that
+    allowance fit nowhere, not even at T_max, fold_rtl must not jump to T_max (bireal-cifar
+    for 2,500 FPS on PYNQ-Z2 fell from 39,360 to 9,437,184 cycles/frame): the finished
+    designs decide by bisection. Stand-in finish: adds `extra` LUT (more than the board) only
+    to designs faster than T0, so the best is the fastest folding >= T0 whose units fit."""
+    import hw.estimates as E
+    from hw.rtl_folding import fold_rtl
+    pynq = dataclasses.replace(get_board("pynq-z2"), DSP=100_000)
+    mapped = _mapped(hw_model, pynq.part)
+    f = _Folder(mapped, pynq)
+    _, slow = f.balanced(1 << 62, pynq.clock_mhz)
+    _, mid = f.balanced(4_000, pynq.clock_mhz)
+    t0 = mid["bottleneck_cycles"]
+    _, fast = f.balanced(t0 // 2, pynq.clock_mhz)             # its units fit the board
+    assert fast["bottleneck_cycles"] < t0 and t0 * 10 < slow["bottleneck_cycles"]
+    cap = max(fast["totals"]["LUT"], mid["totals"]["LUT"], slow["totals"]["LUT"]) + 50
+    board = dataclasses.replace(pynq, name="allow-tmax", LUT=int(cap / E.FIT_CAP) + 1)
+    extra = 10 * board.LUT
+    real = E.estimate
+
+    def finished_estimate(model, b, clk=None):
+        est = real(model, b, clk)
+        add = extra if est["bottleneck_cycles"] < t0 else 0
+        fifo = {"name": "StreamingFIFO_rtl_x", "op_type": "StreamingFIFO_rtl", "LUT": add,
+                "BRAM18": 0, "URAM": 0, "DSP": 0, "cycles": 0}
+        return E.summarize(est["layers"] + [fifo], b, est["clock_mhz"])
+    monkeypatch.setattr(E, "estimate", finished_estimate)
+    _, _, rep = fold_rtl(mapped, board, 1, finish=lambda m: (m, {}))
+    assert rep["fits"] and rep["finish_allowance"]["LUT"] == extra, rep["searched"]
+    assert t0 <= rep["target_cycles"] <= 1.25 * t0, rep["searched"]

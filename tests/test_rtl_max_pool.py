@@ -21,12 +21,13 @@ from rtl.runner import pack_words, run_unit
 from hw.ops.max_pool import MaxPool_rtl
 
 
-def make_model(ch, pe, k, odims, idt, odt, offset, name="mp0"):
+def make_model(ch, pe, k, odims, idt, odt, offset, name="mp0", sum_=False):
     k2 = k[0] * k[1]
     ishape, oshape = [1, *odims, k2 * ch], [1, *odims, ch]
     node = helper.make_node(
-        "MaxPool_rtl", ["x"], ["y"], name=name, domain="hw.ops", backend="fpgadataflow",
-        Channels=ch, PE=pe, KernelSize=list(k), Function="MaxPool", OutImgDims=list(odims),
+        "SumPool_rtl" if sum_ else "MaxPool_rtl", ["x"], ["y"], name=name, domain="hw.ops",
+        backend="fpgadataflow", Channels=ch, PE=pe, KernelSize=list(k),
+        Function="AccPool" if sum_ else "MaxPool", OutImgDims=list(odims),
         InputDataType=idt, OutputDataType=odt, OFFSET=offset)
     graph = helper.make_graph(
         [node], "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ishape)],
@@ -66,8 +67,8 @@ def swg_layout(x, pe):
     return x.reshape(npix, k2, ch // pe, pe).transpose(0, 2, 1, 3)
 
 
-def run_case(tmp_path, ch, pe, k, odims, idt, odt, offset, stall, seed, frames=3):
-    model = make_model(ch, pe, k, odims, idt, odt, offset)
+def run_case(tmp_path, ch, pe, k, odims, idt, odt, offset, stall, seed, frames=3, sum_=False):
+    model = make_model(ch, pe, k, odims, idt, odt, offset, sum_=sum_)
     node = model.graph.node[0]
     op = getCustomOp(node)
     assert isinstance(op, MaxPool_rtl)
@@ -86,7 +87,8 @@ def run_case(tmp_path, ch, pe, k, odims, idt, odt, offset, stall, seed, frames=3
         ctx = {"x": xin, "y": np.zeros(op.get_normal_output_shape(), np.float32)}
         op.execute_node(ctx, model.graph)    # golden (numpy) on the SWG layout
         y = ctx["y"]
-        assert np.array_equal(y.reshape(*odims, ch), x.max(axis=-2) + offset)
+        ref = x.sum(axis=-2) if sum_ else x.max(axis=-2)       # independent of op.golden
+        assert np.array_equal(y.reshape(*odims, ch), ref + offset)
         assert odt_.allowed(y.min()) and odt_.allowed(y.max())
         ins += pack_words(xs.reshape(-1, pe), idt_.bitwidth())
         outs += pack_words(y.reshape(-1, pe), odt_.bitwidth())
@@ -143,6 +145,28 @@ def test_maxpool_no_stalls_ii1(tmp_path):
     # and the 20 cycles tb_axis watches for extra words after the last
     assert words == frames * op.get_exp_cycles()
     assert words <= cycles <= words + 20 + 4, f"{cycles} cycles for {words} words: not II=1"
+
+
+def test_sumpool_downsample_int8_stalls(tmp_path):
+    """SumPool_rtl, the downsample's 2x2 sum pool: INT8 into INT10 exactly (all -128 windows
+    give -512, all 127 give 508), C/PE = 4, random stalls."""
+    from hw.ops.max_pool import SumPool_rtl
+    op, *_ = run_case(tmp_path, ch=8, pe=2, k=(2, 2), odims=(2, 3), idt="INT8", odt="INT10",
+                      offset=0, stall=0.3, seed=38, sum_=True)
+    assert isinstance(op, SumPool_rtl) and op.out_range() == (-512, 508)
+
+
+def test_sumpool_unsigned_offset_3x3_stalls(tmp_path):
+    """SumPool_rtl with a 3x3 window (running sum UINT4 + 4 bits) and an offset to INT9's
+    lower edge: 9 * [0, 15] - 256 = [-256, -121]."""
+    run_case(tmp_path, ch=4, pe=4, k=(3, 3), odims=(2, 2), idt="UINT4", odt="INT9",
+             offset=-256, stall=0.3, seed=39, sum_=True)
+
+
+def test_sumpool_errors_name_node():
+    model = make_model(4, 2, (2, 2), (2, 2), "INT8", "INT9", 0, sum_=True)
+    with pytest.raises(ValueError, match=r"mp0.*INT9.*\[-512, 508\]"):
+        getCustomOp(model.graph.node[0]).verify_node()
 
 
 def test_maxpool_errors_name_node():

@@ -13,7 +13,7 @@ from hw.ops.requant import Requant_rtl  # noqa: E402
 from hw.ops.xnor_mvau import XnorMVAU_rtl  # noqa: E402
 from hw.ops.int_mvau import IntMVAU_rtl  # noqa: E402
 from hw.ops.tlast_marker import TLastMarker_rtl  # noqa: E402
-from hw.ops.max_pool import MaxPool_rtl  # noqa: E402
+from hw.ops.max_pool import MaxPool_rtl, SumPool_rtl  # noqa: E402
 from hw.ops.float_shortcut_add import FloatShortcutAdd, FloatShortcutAdd_rtl  # noqa: E402
 from hw.ops.float_to_int import FloatToInt, FloatToInt_rtl  # noqa: E402
 
@@ -25,6 +25,7 @@ custom_op["XnorMVAU_rtl"] = XnorMVAU_rtl
 custom_op["IntMVAU_rtl"] = IntMVAU_rtl
 custom_op["TLastMarker_rtl"] = TLastMarker_rtl
 custom_op["MaxPool_rtl"] = MaxPool_rtl
+custom_op["SumPool_rtl"] = SumPool_rtl
 # float32 shortcut path: layer classes (numpy golden); their RTL backends are the *_rtl ops
 custom_op["FloatShortcutAdd"] = FloatShortcutAdd
 custom_op["FloatToInt"] = FloatToInt

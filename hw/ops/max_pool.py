@@ -31,6 +31,8 @@ class MaxPool_rtl(Pool, BirealRTLBackend):
 
     core_sv = "max_pool.sv"
     core_module = "bireal_max_pool"
+    FUNCTION = "MaxPool"             # FINN Pool Function this op implements
+    SUM = 0                          # max_pool.sv mode: 0 max, 1 sum
 
     # Pool comes first in the MRO (shapes, cycles); route the backend methods explicitly
     execute_node = BirealRTLBackend.execute_node
@@ -57,9 +59,10 @@ class MaxPool_rtl(Pool, BirealRTLBackend):
         return DataType[self.get_nodeattr("OutputDataType")]
 
     def out_range(self) -> tuple[int, int]:
-        """[min, max] of max(window) + OFFSET over the input datatype."""
+        """[min, max] of max(window) (or sum(window)) + OFFSET over the input datatype."""
         idt, off = self.get_input_datatype(), int(self.get_nodeattr("OFFSET"))
-        return int(idt.min()) + off, int(idt.max()) + off
+        n = self._k2() if self.SUM else 1
+        return n * int(idt.min()) + off, n * int(idt.max()) + off
 
     def infer_node_datatype(self, model):
         """Input type from the graph; the output keeps OutputDataType (verify_node checks it)."""
@@ -68,8 +71,8 @@ class MaxPool_rtl(Pool, BirealRTLBackend):
         model.set_tensor_datatype(self.onnx_node.output[0], self.get_output_datatype())
 
     def verify_node(self):
-        if self.get_nodeattr("Function") != "MaxPool":
-            raise self._err(f"Function={self.get_nodeattr('Function')} (only MaxPool)")
+        if self.get_nodeattr("Function") != self.FUNCTION:
+            raise self._err(f"Function={self.get_nodeattr('Function')} (only {self.FUNCTION})")
         ch, pe = self.get_nodeattr("Channels"), self.get_nodeattr("PE")
         if pe < 1 or ch < 1 or ch % pe:
             raise self._err(f"PE={pe} must divide Channels={ch}")
@@ -80,7 +83,7 @@ class MaxPool_rtl(Pool, BirealRTLBackend):
                 raise self._err(f"{what} {dt.name} must be an integer type (not BIPOLAR)")
         lo, hi = self.out_range()
         if not (odt.allowed(lo) and odt.allowed(hi)):
-            raise self._err(f"OutputDataType {odt.name} does not hold max + OFFSET in "
+            raise self._err(f"OutputDataType {odt.name} does not hold the pool + OFFSET in "
                             f"[{lo}, {hi}] ({idt.name} + {self.get_nodeattr('OFFSET')})")
         return [f"MaxPool node {self.onnx_node.name}: attributes OK"]
 
@@ -94,6 +97,7 @@ class MaxPool_rtl(Pool, BirealRTLBackend):
             "I_SIGNED": int(idt.signed()),
             "O_BITS": self.get_output_datatype().bitwidth(),
             "OFFSET": int(self.get_nodeattr("OFFSET")),
+            "SUM": self.SUM,
             "IN_W": self.get_instream_width_padded(0),
             "OUT_W": self.get_outstream_width_padded(0),
         }
@@ -126,10 +130,40 @@ class MaxPool_rtl(Pool, BirealRTLBackend):
         """(..., C/PE * K*K * PE) in the RTL SWG's depthwise layout -> (..., C):
         max over the K*K axis, + OFFSET."""
         k2, ch, pe = self._k2(), self.get_nodeattr("Channels"), self.get_nodeattr("PE")
-        w = np.asarray(x).reshape(*x.shape[:-1], ch // pe, k2, pe).max(axis=-2)
+        w = np.asarray(x).reshape(*x.shape[:-1], ch // pe, k2, pe)
+        w = w.astype(np.int64).sum(axis=-2) if self.SUM else w.max(axis=-2)
         return (w.reshape(*x.shape[:-1], ch) + int(self.get_nodeattr("OFFSET"))).astype(np.float32)
 
     def golden_execute(self, context, graph):
         node = self.onnx_node
         oshape = context[node.output[0]].shape
         context[node.output[0]] = self.golden(context[node.input[0]]).reshape(oshape)
+
+
+class SumPool_rtl(MaxPool_rtl):
+    """FINN's Pool (Function=AccPool) on max_pool.sv with SUM = 1: the Bi-Real downsample's
+    2x2 sum pool before its 1x1 IntMVAU (hw.sum_pool).
+
+        out[n, h, w, c] = sum over the K*K window of in[n, h, w, c] + OFFSET
+
+    The running sum is I + ceil(log2 K*K) bits, so it cannot wrap; verify_node checks that
+    OutputDataType holds [K*K in.min + OFFSET, K*K in.max + OFFSET]."""
+
+    FUNCTION = "AccPool"
+    SUM = 1
+
+    def _acc_bits(self) -> int:
+        return self.get_input_datatype().bitwidth() + max(0, (self._k2() - 1).bit_length())
+
+    def lut_estimation(self, fpgapart=None):
+        """PE * (A (running-sum adder, carry chain) + A (first/sum mux) + O (offset add, if
+        any) + O (output/skid mux)) + 10, A = I + ceil(log2 K*K)."""
+        pe, a = self.get_nodeattr("PE"), self._acc_bits()
+        ob = self.get_output_datatype().bitwidth()
+        add = ob if self.get_nodeattr("OFFSET") else 0
+        return pe * (2 * a + add + ob) + 10
+
+    def ff_estimation(self, fpgapart=None):
+        """PE * (A (running sum) + 2 O (output + skid registers)) + ceil(log2 K*K) + 2."""
+        pe, ob = self.get_nodeattr("PE"), self.get_output_datatype().bitwidth()
+        return pe * (self._acc_bits() + 2 * ob) + max(1, (self._k2() - 1).bit_length()) + 2
