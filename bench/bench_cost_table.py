@@ -28,6 +28,9 @@ def _load(d: Path, name: str):
 
 
 def _fmt(v) -> str:
+    """Thousands separators; a whole float (sim.json's cycles_per_frame) prints as an int."""
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
     return "–" if v is None else f"{v:,}"
 
 
@@ -63,7 +66,9 @@ def collect(d: Path) -> dict:
         sim = None
     cyc = (sim.get("cycles_per_frame"), "[sim]") if sim else (est.get("bottleneck_cycles"),
                                                              "[analytical]")
+    bj = _load(d.parent, "build.json") if d.name == "hw" else None
     return {"shortcut": est.get("shortcut"), "board": est.get("board"), "kinds": kinds,
+            "random": bool(bj and str(bj.get("weights", "")).startswith("random")),
             "total": est["totals"], "yosys": (syn or {}).get("whole"), "ykinds": ykinds,
             "cycles": cyc, "sim_exact": None if not sim else
             (sim.get("images"), sim.get("mismatches"))}
@@ -91,10 +96,14 @@ def table(fx: dict, fl: dict, arch: str) -> str:
                                                     for v in g) + " |")
     out.append("| cycles/frame | " + " | ".join(f"{_fmt(m['cycles'][0])} {m['cycles'][1]}"
                                                 for m in (fx, fl)) + " |")
-    acc = [accuracy(arch, s) for s in ("fixed8", "float32")]
+    out.append("| bit-exact frames [sim] | " + " | ".join(
+        "not measured" if m["sim_exact"] is None else
+        f"{m['sim_exact'][0] - m['sim_exact'][1]}/{m['sim_exact'][0]}" for m in (fx, fl)) + " |")
+    acc = [None if m.get("random") else accuracy(arch, s)
+           for m, s in ((fx, "fixed8"), (fl, "float32"))]
     out.append("| accuracy [PyTorch] | " + " | ".join(
-        "not recorded" if a is None else f"{100 * a[0]:.1f} % ({a[1]} test images)"
-        for a in acc) + " |")
+        ("not measured (random weights)" if m.get("random") else "not recorded") if a is None
+        else f"{100 * a[0]:.1f} % ({a[1]} test images)" for a, m in zip(acc, (fx, fl))) + " |")
     out += ["", "Per unit kind (all instances summed) [analytical]; [Yosys] where `bireal synth "
             "--per-unit` ran (one instance):", "",
             "| unit kind | fixed8 n / LUT / DSP / BRAM18 | float32 n / LUT / DSP / BRAM18 |",

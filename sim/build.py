@@ -344,9 +344,11 @@ def add_command(sub, boards: list[str], archs: list[str]):
     s.add_argument("--timing", action="store_true", help="also run the per-unit timing check "
                    "(out-of-context place & route, minutes per unit kind; cached)")
     s.add_argument("--shortcut", default="fixed8", help="shortcut number format: fixed8 "
-                   "(default) or float32 (the FINN graph steps, their verification and the estimates "
-                   "work; the compile stops with an error before the RTL while hw.ops lacks "
-                   "FloatShortcutAdd_rtl / FloatToInt_rtl)")
+                   "(default: 8-bit fixed point) or float32 (IEEE binary32 stem output, BN and "
+                   "residual adds; the whole flow runs: the FINN steps freeze the float ops "
+                   "into FloatShortcutAdd / FloatToInt, the RTL uses FloatShortcutAdd_rtl and "
+                   "FloatToInt_rtl, and the simulation compares the logits with PyTorch bit "
+                   "for bit)")
     s.add_argument("--also-hls4ml", action="store_true", help="also run the export through "
                    "hls4ml 1.3.0 (`bireal hls4ml --build`): its C sim vs PyTorch and the RTL "
                    "sim, three-way verdict in the report (minutes: g++ + C simulation)")
