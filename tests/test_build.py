@@ -53,3 +53,16 @@ def test_build_from_checkpoint(trained_tiny, tmp_path):
     md = (out / "report.md").read_text()
     assert "Board measurements (user-supplied --watts (test data)) [board]" in md
     assert "| 8 | 1,000.0 | 8.000 ms | 2.0 | 500.0 |" in md
+
+
+def test_default_target_of_the_default_job():
+    """bireal-tiny on PYNQ-Z2 folds for 4,704 cycles/frame unless --target-fps or --fastest
+    is given (its fastest analytical fit is over the board by Yosys); elsewhere no default."""
+    from argparse import Namespace
+    from sim.build import default_target_fps
+    a = Namespace(arch="bireal-tiny", board="pynq-z2", target_fps=None, fastest=False)
+    assert default_target_fps(a) == 100e6 / 4704
+    assert default_target_fps(Namespace(**{**vars(a), "fastest": True})) is None
+    assert default_target_fps(Namespace(**{**vars(a), "target_fps": 5000.0})) == 5000.0
+    assert default_target_fps(Namespace(**{**vars(a), "board": "zcu104"})) is None
+    assert default_target_fps(Namespace(**{**vars(a), "arch": "bireal-cifar"})) is None
