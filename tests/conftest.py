@@ -31,12 +31,22 @@ def xdist_group_of(fixturenames, module: str) -> str:
     return module
 
 
+# The longest groups (minutes of compile + simulation each) go first, one per worker, so
+# the rest fills in around them instead of one of them starting last.
+FIRST_GROUPS = ("cifar_zcu104", "tiny_trained")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config, items):
-    """Mark every test `xdist_group(...)` before xdist (in each worker) reads the marks."""
+    """Mark every test `xdist_group(...)` before xdist (in each worker) reads the marks, and
+    put the FIRST_GROUPS first (stable: each file's tests keep their order)."""
+    groups = {}
     for item in items:
         group = xdist_group_of(set(getattr(item, "fixturenames", ())), item.module.__name__)
         item.add_marker(pytest.mark.xdist_group(group))
+        groups[item.nodeid] = group
+    rank = {g: i for i, g in enumerate(FIRST_GROUPS)}
+    items.sort(key=lambda it: rank.get(groups[it.nodeid], len(rank)))
 
 
 @pytest.fixture(scope="session")
