@@ -78,6 +78,7 @@ class SumPoolDownsample(Transformation):
             odt = sum_datatype(idt, 4)
             oh, ow = (int(v) for v in s.get_nodeattr("OFMDim"))
             s.set_nodeattr("depthwise", 1)
+            s.set_nodeattr("SIMD", 1)     # a depthwise SWG streams its consumer's PE (= 1 below)
             out = model.make_new_valueinfo_name()
             model.graph.value_info.append(
                 helper.make_tensor_value_info(out, TensorProto.FLOAT, [1, oh, ow, c]))
