@@ -151,8 +151,8 @@ def passed(res: dict) -> bool:
 # The default job's folding target where the fastest folding that fits by the analytical
 # estimate does not fit by Yosys. bireal-tiny on PYNQ-Z2 (measured 2026-12-07, shipped
 # checkpoint): the fastest, 2,352 cycles/frame, is 41,030 LUT [analytical] (77 %) but 55,229 LUT
-# [Yosys] (104 % of the xc7z020); at 4,704 cycles/frame (issue 11's goal) it folds to 4,351,
-# 29,074 LUT [analytical]. `--fastest` (or an explicit --target-fps) overrides it.
+# [Yosys] (104 % of the xc7z020); at 4,704 cycles/frame (issue 11's goal): 4,723 [sim], 28,309 LUT
+# [analytical]. `--fastest` (or an explicit --target-fps) overrides it.
 DEFAULT_TARGET_CYCLES = {("bireal-tiny", "pynq-z2"): 4704}
 
 
