@@ -248,8 +248,8 @@ def map_rtl(model, part: str):
 def finish_rtl(model, part: str):
     """Folded RTL-unit graph (map_rtl) -> the RTL design: SWG SIMD headroom, deadlock-free
     fork FIFOs, MVAU input FIFOs, width converters (fractional ones and those with a ratio
-    above 256 split in two: SplitFractionalDWC, SplitWideDWC), FIFOs (finn-rtllib). Error names any node left without an RTL
-    implementation. Returns (model, {"fifo_sizing", "swg_headroom", "weight_memory",
+    above 256 split in two: SplitFractionalDWC, SplitWideDWC), FIFOs (finn-rtllib). Error
+    names any node left without an RTL implementation. Returns (model, {"fifo_sizing", "swg_headroom", "weight_memory",
     "dwc_split"})."""
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
