@@ -19,7 +19,7 @@ from hw.rtl_flow import relocate
 
 from .packing import pack_words, unpack_words
 from .stitch import stitch
-from .verilate import build
+from .verilate import build, build_info
 
 
 def input_quant(export_onnx: Path) -> dict:
@@ -99,6 +99,7 @@ class Design:
                          self.st.out_width, n_dbg=self.st.n_dbg, defines=defines, jobs=2,
                          opt_fast=opt_fast)
         self.build_seconds = time.time() - t0
+        self.build_record = build_info(self.st.workdir)
 
     def frame_words(self, codes: np.ndarray) -> list[int]:
         """One image's integer codes (H, W, C) -> input words of the first layer."""

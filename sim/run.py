@@ -103,7 +103,10 @@ def simulate(build_dir, images: int | None = 100, backpressure: float = 0.0, see
            "board": d.info.get("board"), "est_cycles_per_frame": est, "est_layer": est_layer,
            "sim_cycles": r.cycles, "sim_wall_seconds": round(r.wall_s, 3),
            "sim_cycles_per_second": round(r.cycles_per_second),
-           "build_seconds": round(d.build_seconds, 1), "stall": None, "first_bad_layer": None,
+           "build_seconds": round(d.build_seconds, 1),
+           "build_cached": bool(d.build_record.get("cached")),
+           "build_peak_rss_mb": d.build_record.get("peak_rss_mb"),
+           "stall": None, "first_bad_layer": None,
            "source": "Verilator cycle-accurate simulation of the stitched RTL"}
     if r.stalled:
         res["stall"] = {"cycle": r.stall["cycle"], "reason": r.stall["reason"],

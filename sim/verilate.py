@@ -116,7 +116,7 @@ def build(
     (Verilator's OPT_FAST, default -Os; "-O2" runs faster but compiles slower); threads:
     Verilator --threads. Skips the build when the stamp of (source contents, widths, flags,
     testbench, Verilator version) equals the previous one. Writes workdir/verilator.log and
-    workdir/build.json ({"cached": bool, "seconds": float, "stamp": str}, see build_info)."""
+    workdir/build.json ({"cached": bool, "seconds": float, "stamp": str, ...}, see build_info)."""
     t0 = time.perf_counter()
     wd = Path(workdir).resolve()
     wd.mkdir(parents=True, exist_ok=True)
@@ -167,17 +167,42 @@ def build(
     with open(log, "w") as lf:
         lf.write(" ".join(cmd) + "\n")
         lf.flush()
-        r = subprocess.run(cmd, cwd=wd, env=verilator_env(), stdout=lf, stderr=subprocess.STDOUT)
-    if r.returncode != 0 or not exe.is_file():
-        raise VerilateError(f"Verilator build of {top} failed (exit {r.returncode}); "
+        rc, peak = _run_measured(cmd, wd, lf)
+    if rc != 0 or not exe.is_file():
+        raise VerilateError(f"Verilator build of {top} failed (exit {rc}); "
                             f"log: {log}\n{_log_tail(log)}")
     info_path.write_text(json.dumps({"cached": False, "seconds": time.perf_counter() - t0,
-                                     "stamp": stamp}))
+                                     "stamp": stamp, "peak_rss_mb": peak}))
     return exe
 
 
+def _run_measured(cmd, cwd, log) -> tuple[int, float]:
+    """Run the build; (exit code, peak MB of the resident sets of the whole process tree:
+    verilator_bin, make and the parallel C++ compilers, summed, sampled every 0.2 s)."""
+    import psutil
+    proc = subprocess.Popen(cmd, cwd=cwd, env=verilator_env(), stdout=log,
+                            stderr=subprocess.STDOUT)
+    peak = 0
+    try:
+        ps = psutil.Process(proc.pid)
+        while proc.poll() is None:
+            try:
+                tree = [ps] + ps.children(recursive=True)
+                peak = max(peak, sum(p.memory_info().rss for p in tree if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+    except BaseException:
+        proc.kill()
+        raise
+    finally:
+        rc = proc.wait()
+    return rc, round(peak / 2 ** 20, 1)
+
+
 def build_info(workdir: Path | str) -> dict:
-    """What the last build() in `workdir` did: {"cached": bool, "seconds": float, "stamp": str}."""
+    """What the last build() in `workdir` did: {"cached": bool, "seconds": float, "stamp": str,
+    "peak_rss_mb": float (builds that ran: peak of the build's process tree, _run_measured)}."""
     return json.loads((Path(workdir) / "build.json").read_text())
 
 
