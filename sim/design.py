@@ -100,6 +100,16 @@ class Design:
                          opt_fast=opt_fast)
         self.build_seconds = time.time() - t0
 
+    def load_beats(self) -> np.ndarray | None:
+        """The weight-load blob for wload_V (uint64 beats): each chained unit's beats
+        (op.load_beats, made from the RTL graph's weight initializers) in chain order; None
+        when no memory is loaded at run time."""
+        from hw.dma import weight_load_blob
+        blob = weight_load_blob(self.rtl)
+        if (blob is None) != (not self.st.wload):
+            raise BiRealError("the stitched top and the RTL graph disagree about the weight load")
+        return blob
+
     def frame_words(self, codes: np.ndarray) -> list[int]:
         """One image's integer codes (H, W, C) -> input words of the first layer."""
         fshape = self.iop.get_folded_input_shape(0)

@@ -221,7 +221,7 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
         ob, ib = self.get_output_datatype().bitwidth(), self.get_input_datatype(0).bitwidth()
         return int(self.datapath_luts() + self.ctrl_luts(simd * ib, pe * ob)
-                   + self.memory_luts(fpgapart) + self.wload_luts())
+                   + self.memory_luts(fpgapart) + self.wload_luts(fpgapart))
 
     def dsp_estimation(self, fpgapart):
         """One DSP48 per product: PE*SIMD (0 with LUT multipliers)."""

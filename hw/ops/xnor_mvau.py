@@ -101,27 +101,27 @@ class MVAUCoreMixin:
         the same words as the $readmemh file would be."""
         return load_beats(self.weight_mem_words(model), self.weight_mem_shape()[1])
 
-    def load_bits(self) -> int:
+    def load_bits(self, fpgapart=None) -> int:
         """Weight-load size of this unit in bits: depth * ceil(width/64) * 64 (0 if none)."""
-        if not self.runtime_writeable():
+        if not self.runtime_writeable(fpgapart):
             return 0
         depth, width = self.weight_mem_shape()
         return depth * -(-width // WL_BITS) * WL_BITS
 
-    def wload_luts(self) -> int:
+    def wload_luts(self, fpgapart=None) -> int:
         """LUTs of the loader (wload.sv): beat and address counters with their compares and
         the pass-through skid buffer's output mux (64 LUTs); the deserialiser is a plain
         shift register (FFs, no LUTs). 0 without run-time loading."""
-        if not self.runtime_writeable():
+        if not self.runtime_writeable(fpgapart):
             return 0
         depth, width = self.weight_mem_shape()
         nb = -(-width // WL_BITS)
         return 2 * (max(1, (depth - 1).bit_length()) + max(1, (nb - 1).bit_length())) + WL_BITS + 8
 
-    def wload_ffs(self) -> int:
+    def wload_ffs(self, fpgapart=None) -> int:
         """FFs of the loader: shift register ceil(W/64)*64, counters, write address, skid
         buffer 2 x 64 + flags."""
-        if not self.runtime_writeable():
+        if not self.runtime_writeable(fpgapart):
             return 0
         depth, width = self.weight_mem_shape()
         aw = max(1, (depth - 1).bit_length())
@@ -391,7 +391,7 @@ class XnorMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         (LUT ROMs of weights / thresholds, block RAM read muxes; hw.memory) + wload_luts."""
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
         return int(self.datapath_luts() + self.ctrl_luts(simd, pe * self.out_bits())
-                   + self.memory_luts(fpgapart) + self.wload_luts())
+                   + self.memory_luts(fpgapart) + self.wload_luts(fpgapart))
 
     def dsp_estimation(self, fpgapart):
         """No multipliers: 0."""
