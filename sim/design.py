@@ -97,7 +97,7 @@ class Design:
         self.st = stitch(self.rtl, self.dir / "sim" / sub)
         self.exe = build(self.st.workdir, self.st.top, self.st.sources, self.st.in_width,
                          self.st.out_width, n_dbg=self.st.n_dbg, defines=defines, jobs=2,
-                         opt_fast=opt_fast)
+                         opt_fast=opt_fast, wload=bool(self.st.wload))
         self.build_seconds = time.time() - t0
 
     def load_beats(self) -> np.ndarray | None:

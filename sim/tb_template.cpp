@@ -95,6 +95,8 @@ int main(int argc, char** argv) {
         fclose(wf);
         if (wl.empty()) { fprintf(stderr, "no weight-load beats in %s\n", argv[13]); return 2; }
     }
+#else
+    if (argc > 13 && argv[13][0]) { fprintf(stderr, "this design has no weight-load port (wload_V)\n"); return 2; }
 #endif
     const uint64_t wl_total = wl.size();
     if (win == 0 || wout == 0) { fprintf(stderr, "words per frame must be > 0\n"); return 2; }

@@ -123,7 +123,8 @@ def build(
     dbg_ready (0 = no debug ports); defines: +define+K=V (V None -> +define+K); jobs: parallel
     make jobs; extra_args: more Verilator flags; opt_fast: C++ optimisation of the model
     (Verilator's OPT_FAST, default -Os; "-O2" runs faster but compiles slower); threads:
-    Verilator --threads; wload: the top has a weight-load input wload_V. Skips the build when the stamp of (source contents, widths, flags,
+    Verilator --threads; wload: the top has a weight-load input wload_V. Skips the build
+    when the stamp of (source contents, widths, flags,
     testbench, Verilator version) equals the previous one. Writes workdir/verilator.log and
     workdir/build.json ({"cached": bool, "seconds": float, "stamp": str}, see build_info)."""
     t0 = time.perf_counter()
