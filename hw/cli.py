@@ -32,7 +32,8 @@ def cmd_verify_flow(a):
 def cmd_compile(a):
     from .compile import compile_model, print_summary
     s = compile_model(a.onnx, a.out, board=a.board, target_fps=a.target_fps, folding=a.folding,
-                      clock_mhz=a.clock_mhz, images=a.images, target_cycles=a.target_cycles)
+                      clock_mhz=a.clock_mhz, images=a.images, target_cycles=a.target_cycles,
+                      weight_load=a.weight_load)
     print_summary(s, Path(a.out))
 
 
@@ -55,6 +56,9 @@ def add_commands(sub):
     s.add_argument("--clock-mhz", type=float, help="default: the board's (100 / 200 MHz)")
     s.add_argument("--images", type=int,
                    help="golden images checked after every step (default: all the export has)")
+    s.add_argument("--weight-load", default="auto", choices=("auto", "off"),
+                   help="auto: weight memories may go to URAM (UltraScale+), loaded at run "
+                        "time through the wload_V stream; off: all weights are ROMs")
     s.add_argument("--out", required=True)
     s.set_defaults(fn=cmd_compile)
 

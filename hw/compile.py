@@ -169,18 +169,22 @@ def check_compile(onnx_path, board: str, target_fps=None, folding=None, clock_mh
 def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float | None = None,
                   folding: str | None = None, clock_mhz: float | None = None,
                   images: int | None = 100, quiet: bool = False,
-                  target_cycles: int | None = None) -> dict:
+                  target_cycles: int | None = None, weight_load: str = "auto") -> dict:
     """Check every input, then compile into a temporary sibling of out_dir renamed at the end
-    (model.guard.staged: a failure leaves out_dir as it was)."""
+    (model.guard.staged: a failure leaves out_dir as it was). weight_load: "auto" lets weight
+    memories go to URAM, loaded at run time through wload_V (UltraScale+ boards only; see
+    hw.memory), "off" keeps every weight memory a ROM."""
+    if weight_load not in ("auto", "off"):
+        raise BiRealError(f"--weight-load must be auto or off, got {weight_load!r}")
     clock = check_compile(onnx_path, board, target_fps, folding, clock_mhz, images,
                           target_cycles)
     with guard.staged(out_dir, COMPILE_OWNED) as work:
         return _compile(onnx_path, work, Path(out_dir), board, clock, target_fps, folding,
-                        images, quiet, target_cycles)
+                        images, quiet, target_cycles, weight_load)
 
 
 def _compile(onnx_path, out: Path, final: Path, board, clock, target_fps, folding, images,
-             quiet, target_cycles) -> dict:
+             quiet, target_cycles, weight_load="auto") -> dict:
     """compile_model's work in folder `out`; paths stored in the files name `final`."""
     from qonnx.custom_op.registry import getCustomOp
     from . import estimates as E
@@ -196,6 +200,8 @@ def _compile(onnx_path, out: Path, final: Path, board, clock, target_fps, foldin
                           f"(nothing written to {final}; rerun `bireal verify --out DIR` for "
                           "the per-step report)")
     child0 = partition_model(parent)
+    from .memory import LOAD_META
+    child0.set_metadata_prop(LOAD_META, weight_load)     # read by hw.memory (URAM allowed?)
     log = keep["log"]
     from .rtl_flow import float_rtl_missing
     missing = float_rtl_missing(child0)
@@ -263,6 +269,7 @@ def _compile(onnx_path, out: Path, final: Path, board, clock, target_fps, foldin
                "est_fps": est["est_fps"], "bottleneck_cycles": est["bottleneck_cycles"],
                "bottleneck_layer": est.get("bottleneck_layer"), "fits": est.get("fits"),
                "folding": how, "seconds": round(time.time() - t0, 1),
+               "weight_load": weight_load, "weight_load_bits": est["weight_load"]["bits"],
                "files": ["model_hw.onnx", "dataflow_model.onnx", "rtl_model.onnx", "rtl/",
                          "folding_config.json", "estimates.json", "estimates.png",
                          "estimates.txt", "estimates_finn.json", "verify.json", "verify.txt",

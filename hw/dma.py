@@ -9,11 +9,17 @@ words: in_word_bytes * words_in % dma_in_bytes == 0.
 Output: TLastMarker_rtl (hw/ops/tlast_marker.py) zero-extends each output word to
 out_word_bytes = next power of two >= ceil(W_out / 8) (at least 1) and marks the last word
 of each batch with TLAST, so the S2MM stream needs no converter.
+
+Weight load (URAM weight memories, hw/rtl/wload.sv): one more MM2S stream of 64-bit beats,
+wload_V / s_axis_wload, sent once after the bitstream is loaded and before the first frame:
+weight_load_blob = every chained unit's beats (op.load_beats) in graph order, as uint64
+little-endian in DDR (8 bytes a beat).
 """
 from __future__ import annotations
 
 import math
 
+import numpy as np
 from qonnx.custom_op.registry import getCustomOp
 
 from model.errors import BiRealError
@@ -48,3 +54,20 @@ def stream_layout(rtl) -> dict:
             f"({words_in} words of {lay['in_word_bytes']} bytes), not a multiple of the "
             f"{lay['dma_in_bytes']}-byte DMA word; change the first layer's SIMD")
     return lay
+
+
+def wload_chain(rtl) -> list[str]:
+    """Units with a run-time loaded weight memory (a wl_in_V port), in graph = chain order."""
+    return [n.name for n in rtl.graph.node
+            if any(p == "wl_in_V" for p, _ in
+                   getCustomOp(n).get_verilog_top_module_intf_names()["s_axis"])]
+
+
+def weight_load_blob(rtl) -> np.ndarray | None:
+    """The weight-load stream of the RTL graph: concatenated op.load_beats of wload_chain
+    (uint64 beats), None when every weight memory is a ROM."""
+    chain = wload_chain(rtl)
+    if not chain:
+        return None
+    return np.concatenate([getCustomOp(rtl.get_node_from_name(n)).load_beats(rtl)
+                           for n in chain]).astype(np.uint64)

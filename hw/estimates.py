@@ -302,9 +302,26 @@ def estimate(model: ModelWrapper, board: str | Board, clock_mhz: float | None = 
     layers = [layer_estimate(n, i, sops[n.output[0]], b.part) for n, i in hw_nodes(model)]
     est = summarize(layers, b, clk)
     est["thr_memory"] = list(thr_memory(model))
+    est["weight_load"] = weight_load(model, b.part)
     est["skipped"] = [layer_name(n) for n in model.graph.node
                       if is_fpgadataflow_node(n) and is_float_node(getCustomOp(n))]
     return est
+
+
+def weight_load(model: ModelWrapper, part: str) -> dict:
+    """The run-time weight load of the project's MVAUs (hw/rtl/wload.sv): {"memories":
+    [{name, depth, width, URAM, bits}] (the URAM weight memories, in load-chain order = graph
+    order), "bits": total load size = sum depth * ceil(width/64) * 64, "beats": bits / 64}."""
+    mems = []
+    for n in model.graph.node:
+        if n.op_type in ("XnorMVAU_rtl", "IntMVAU_rtl"):
+            op = getCustomOp(n)
+            if op.runtime_writeable(part):
+                m = op.weight_memory(part)
+                mems.append({"name": n.name, "depth": m.depth, "width": m.width, "URAM": m.uram,
+                             "bits": op.load_bits(part)})
+    bits = sum(m["bits"] for m in mems)
+    return {"memories": mems, "bits": bits, "beats": bits // 64}
 
 
 def format_estimates(est: dict) -> str:
@@ -329,6 +346,12 @@ def format_estimates(est: dict) -> str:
         util = "n/a" if f["utilisation"] is None else f"{100 * f['utilisation']:.1f} %"
         lines.append(f"  {k:<7}{f['used']:>9} / {f['available']:<8} {util:>8}  "
                      f"{'ok' if f['ok'] else 'OVER ' + str(est['fit_cap']) + ' cap'}")
+    wl = est.get("weight_load") or {}
+    if wl.get("memories"):
+        lines.append(f"URAM weight memories (loaded at run time through wload_V, "
+                     f"{wl['bits']} bits = {wl['beats']} beats of 64): "
+                     + ", ".join(f"{m['name']} {m['depth']}x{m['width']} ({m['URAM']} URAM)"
+                                 for m in wl["memories"]))
     lines.append(f"fits {est['board']}: {'yes' if est['fits'] else 'NO'}")
     return "\n".join(lines)
 

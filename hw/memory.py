@@ -31,8 +31,10 @@ Kinds (`MemMap.kind`) and what they cost, per family ("xc7": 7-series / Zynq-700
                rows = ceil(depth/4096) cascaded through the built-in cascade mux (no LUTs);
                count = rows * cols. URAM288 has no configuration-time initialisation (Yosys'
                memory library says `init zero`; FINN asserts runtime_writeable_weights=1 for
-               URAM on UltraScale+), so a ROM (rom=True) never maps to URAM: choosing it needs
-               a runtime weight-load port.
+               URAM on UltraScale+), so a ROM (rom=True) never maps to URAM; with run-time
+               weight loading allowed (rom=False: the MVAU then gets a write port and a
+               weight-load stream, hw/rtl/wload.sv) it is one more option of the cost rule.
+               The loader's LUTs are counted by the op (MVAUCoreMixin.wload_luts), not here.
 
 Bandwidth (`MemMap.bits_per_cycle`, the read port width of the primitives used): a LUT ROM
 delivers its width (one bit per LUT output per cycle), a BRAM18 at most 36 bits (RAMB36 72),
@@ -322,13 +324,41 @@ MVAU_OPS = ("XnorMVAU_rtl", "IntMVAU_rtl")
 STYLE_META = "bireal_weight_memory"     # model metadata: the nodes whose ram_style this set
 
 
+LOAD_META = "bireal_weight_load"       # model metadata: "off" forbids run-time weight loading
+
+
+def weight_load_allowed(model, part: str) -> bool:
+    """Run-time weight loading (hence URAM for weights) is allowed: the part has URAM
+    (UltraScale+) and the model's LOAD_META is not "off" (`bireal compile --weight-load off`)."""
+    return family(part) == "xcup" and (model.get_metadata_prop(LOAD_META) or "auto") != "off"
+
+
+class AllowWeightLoad(Transformation):
+    """Set `weightLoad` of every XnorMVAU_rtl / IntMVAU_rtl to weight_load_allowed(model,
+    part), so each unit's 'auto' memory (folding search, estimates) may be URAM."""
+
+    def __init__(self, part: str):
+        super().__init__()
+        self.part = part
+
+    def apply(self, model):
+        from qonnx.custom_op.registry import getCustomOp
+        ok = int(weight_load_allowed(model, self.part))
+        for n in model.graph.node:
+            if n.op_type in MVAU_OPS:
+                getCustomOp(n).set_nodeattr("weightLoad", ok)
+        return model, False
+
+
 class SetWeightMemory(Transformation):
     """FINN-style transformation: set `ram_style` of every XnorMVAU_rtl / IntMVAU_rtl weight
     memory by `assign_memories` for `part` (its board's resources; base usage = the analytical
     estimate of every other node and of the MVAU datapaths). A node whose ram_style is not
     'auto' was fixed by the user's folding file and is kept (it still counts in the usage).
-    URAM is never chosen: the weights are ROMs (module docstring). `chosen` records the
-    mapping of every MVAU: {node: MemMap.as_dict() + fixed}."""
+    URAM ('ultra') is an option only where run-time weight loading is allowed
+    (weight_load_allowed); a memory that gets it has `runtime_writeable_weights` = 1 (its
+    MVAU loads it through the weight-load chain). `chosen` records the mapping of every MVAU:
+    {node: MemMap.as_dict() + fixed + runtime_load + load_bits}."""
 
     def __init__(self, part: str):
         super().__init__()
@@ -338,6 +368,9 @@ class SetWeightMemory(Transformation):
     def apply(self, model):
         from qonnx.custom_op.registry import getCustomOp
         from finn.util.fpgadataflow import is_fpgadataflow_node
+        from model.errors import BiRealError
+        model = model.transform(AllowWeightLoad(self.part))
+        allowed = weight_load_allowed(model, self.part)
         mine = set((model.get_metadata_prop(STYLE_META) or "").split(",")) - {""}
         nodes, base = [], {r: 0.0 for r in RESOURCES}
         for n in model.graph.node:
@@ -348,7 +381,8 @@ class SetWeightMemory(Transformation):
                 if n.name in mine:                 # set by an earlier run: free again
                     op.set_nodeattr("ram_style", "auto")
                 nodes.append((n, op))
-                base["LUT"] += op.lut_estimation(self.part) - op.memory_luts(self.part)
+                base["LUT"] += (op.lut_estimation(self.part) - op.memory_luts(self.part)
+                                - op.wload_luts(self.part))     # ~100 LUTs: not in the rule
                 continue
             try:
                 res = op.node_res_estimation(self.part)
@@ -358,12 +392,22 @@ class SetWeightMemory(Transformation):
             base["BRAM18"] += float(res.get("BRAM_18K", 0))
             base["URAM"] += float(res.get("URAM", 0))
         fixed = [op.get_nodeattr("ram_style") for _, op in nodes]
+        bad = [n.name for (n, _), f in zip(nodes, fixed) if f == "ultra" and not allowed]
+        if bad:
+            raise BiRealError(
+                f"ram_style 'ultra' for {', '.join(bad[:3])}: URAM needs run-time weight "
+                f"loading, which is off or impossible on {self.part} (UltraScale+ only; "
+                "`--weight-load auto`)")
         maps = assign_memories([op.weight_mem_shape() for _, op in nodes], self.part, base,
-                               fixed=[None if f == "auto" else f for f in fixed])
+                               fixed=[None if f == "auto" else f for f in fixed],
+                               rom=not allowed)
         for (n, op), m, f in zip(nodes, maps, fixed):
             if f == "auto":
                 op.set_nodeattr("ram_style", m.ram_style)
                 mine.add(n.name)
-            self.chosen[n.name] = {**m.as_dict(), "fixed": f != "auto"}
+            op.set_nodeattr("runtime_writeable_weights", int(m.kind == "ultra"))
+            self.chosen[n.name] = {**m.as_dict(), "fixed": f != "auto",
+                                   "runtime_load": m.kind == "ultra",
+                                   "load_bits": op.load_bits(self.part) if m.kind == "ultra" else 0}
         model.set_metadata_prop(STYLE_META, ",".join(sorted(mine)))
         return model, False

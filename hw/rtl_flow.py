@@ -32,7 +32,7 @@ from qonnx.transformation.infer_shapes import InferShapes
 from model.errors import BiRealError
 
 from .affine import fit_affine
-from .memory import SetWeightMemory
+from .memory import AllowWeightLoad, SetWeightMemory
 from .ops.int_mvau import SetWeightRepeat
 from .rtl_float import FloatPathToRTL, XnorOffsetToRequant, float_rtl_missing  # noqa: F401
 from .rtl_pool import ToMaxPoolRTL
@@ -240,7 +240,7 @@ def map_rtl(model, part: str):
     model = model.transform(fuse).transform(requant)
     model = model.transform(ToProjectRTL()).transform(ToMaxPoolRTL()).transform(FloatPathToRTL())
     model = model.transform(AbsorbBiasIntoIntMVAU()).transform(XnorOffsetToRequant())
-    model = model.transform(SetWeightRepeat())
+    model = model.transform(SetWeightRepeat()).transform(AllowWeightLoad(part))
     model = _prefer_rtl(model).transform(SpecializeLayers(part)).transform(GiveUniqueNodeNames())
     return model, {"shortcut_fusion": fuse.report, "requant_fusion": requant.report}
 

@@ -8,7 +8,9 @@ Writes DIR/vivado/ from a compile folder DIR (rtl_model.onnx + rtl/<layer>/ HDL)
                            PS, clock wizard at the board clock, AXI interconnect/smartconnect)
                            with this design's blocks: `bireal_accel`, Xilinx AXI DMA
                            `axi_dma_0` (MM2S -> s_axis_0, m_axis_0 -> S2MM, AXI-lite control)
-                           and AXI GPIO `axi_gpio_frames` (frames per DMA transfer)
+                           and AXI GPIO `axi_gpio_frames` (frames per DMA transfer); with
+                           URAM weight memories also `axi_dma_wload` (MM2S only, 64 bits ->
+                           s_axis_wload: the weight-load chain, sent once before inference)
   build_vivado.sh          runs both with Vivado, then copies the bitstream and .hwh
   vivado.json              what was generated, whether Vivado ran, and why not
 The TCL is generated on every machine; Vivado runs only when it is on PATH or XILINX_VIVADO
@@ -31,7 +33,7 @@ from qonnx.custom_op.registry import getCustomOp
 from model.errors import BiRealError
 
 from .boards import get_board
-from .dma import stream_layout
+from .dma import stream_layout, wload_chain
 from .rtl_flow import finn_settings, relocate
 
 # board name as FINN's shell template spells it, board part, Zynq family
@@ -70,6 +72,39 @@ def _is_rtl(node) -> bool:
     return is_rtl_node(node) or (node.domain == "hw.ops" and node.op_type.endswith("_rtl"))
 
 
+def _stitcher(csi):
+    """FINN's CreateStitchedIP plus the weight-load chain: the first chained unit's wl_in_V
+    becomes the block's `s_axis_wload` port, unit k's wl_out_V feeds unit k+1's wl_in_V, and
+    the last one's wl_out_V is always ready (an xlconstant: beats beyond the chain drop)."""
+
+    class Stitch(csi.CreateStitchedIP):
+        def __init__(self, *a, chain=(), **k):
+            super().__init__(*a, **k)
+            self.chain = list(chain)
+
+        def connect_axi(self, node, model):
+            super().connect_axi(node, model)
+            if node.name not in self.chain:
+                return
+            i = self.chain.index(node.name)
+            if i == 0:
+                self.connect_cmds += [
+                    f"make_bd_intf_pins_external [get_bd_intf_pins {node.name}/wl_in_V]",
+                    "set_property name s_axis_wload [get_bd_intf_ports wl_in_V_0]"]
+                self.intf_names["s_axis"].append(("s_axis_wload", 64))
+            else:
+                self.connect_cmds.append(
+                    f"connect_bd_intf_net [get_bd_intf_pins {self.chain[i - 1]}/wl_out_V] "
+                    f"[get_bd_intf_pins {node.name}/wl_in_V]")
+            if i == len(self.chain) - 1:
+                self.connect_cmds += [
+                    "create_bd_cell -type ip -vlnv [get_property VLNV [get_ipdefs "
+                    '"xilinx.com:ip:xlconstant:*"]] wload_sink',
+                    f"connect_bd_net [get_bd_pins wload_sink/dout] "
+                    f"[get_bd_pins {node.name}/wl_out_V_TREADY]"]
+    return Stitch
+
+
 def stitch_tcl(rtl: ModelWrapper, out: Path, part: str, clk_ns: float) -> ModelWrapper:
     """Run FINN's CreateStitchedIP without Vivado: out/make_project.tcl + IP metadata.
     CreateStitchedIP rewrites the HDL it is given (ReplaceVerilogRelPaths: "./x.dat" ->
@@ -92,14 +127,16 @@ def stitch_tcl(rtl: ModelWrapper, out: Path, part: str, clk_ns: float) -> ModelW
         # sources must exist now; the block design's wrapper is Vivado's output (later)
         st.enter_context(mock.patch.object(csi, "wait_for_file", lambda p, timeout=0: (
             Path(p).exists() or Path(p).name == f"{ACCEL}_wrapper.v")))
-        rtl = rtl.transform(csi.CreateStitchedIP(part, clk_ns, ip_name=ACCEL))
+        rtl = rtl.transform(_stitcher(csi)(part, clk_ns, ip_name=ACCEL, chain=wload_chain(rtl)))
     (out / "make_project.sh").unlink(missing_ok=True)   # build_vivado.sh runs it instead
     (out / "all_verilog_srcs.txt").unlink(missing_ok=True)  # Vivado's output, not ours
     return rtl
 
 
-def shell_config(vlnv: str, ip_dir: Path, lay: dict, family: str) -> list[str]:
-    """TCL for the design's blocks inside FINN's Zynq shell template (its `%s` slot)."""
+def shell_config(vlnv: str, ip_dir: Path, lay: dict, family: str, wload: bool = False
+                 ) -> list[str]:
+    """TCL for the design's blocks inside FINN's Zynq shell template (its `%s` slot); wload:
+    a second DMA (MM2S only, 64-bit) feeds the accelerator's s_axis_wload."""
     addr = 64 if family == "zynq_us+" else 32
     tcl = [
         f"set_property ip_repo_paths [concat [get_property ip_repo_paths [current_project]] "
@@ -137,6 +174,24 @@ def shell_config(vlnv: str, ip_dir: Path, lay: dict, family: str) -> list[str]:
     clk_pins += [f"{ACCEL}/ap_clk", "axi_dma_0/s_axi_lite_aclk", "axi_dma_0/m_axi_mm2s_aclk",
                  "axi_dma_0/m_axi_s2mm_aclk", "axi_gpio_frames/s_axi_aclk"]
     rst_pins += [f"{ACCEL}/ap_rst_n", "axi_dma_0/axi_resetn", "axi_gpio_frames/s_axi_aresetn"]
+    if wload:
+        tcl += [
+            'create_bd_cell -type ip -vlnv [get_property VLNV [get_ipdefs '
+            '"xilinx.com:ip:axi_dma:*"]] axi_dma_wload',
+            "set_property -dict [list CONFIG.c_include_sg {0} CONFIG.c_sg_length_width {26} "
+            f"CONFIG.c_addr_width {{{addr}}} CONFIG.c_include_s2mm {{0}} "
+            "CONFIG.c_m_axis_mm2s_tdata_width {64} CONFIG.c_mm2s_burst_size {16}] "
+            "[get_bd_cells axi_dma_wload]",
+            "connect_bd_intf_net [get_bd_intf_pins axi_dma_wload/M_AXIS_MM2S] "
+            f"[get_bd_intf_pins {ACCEL}/s_axis_wload]",
+            "connect_bd_intf_net [get_bd_intf_pins axi_dma_wload/M_AXI_MM2S] "
+            "[get_bd_intf_pins smartconnect_0/S02_AXI]",
+            "connect_bd_intf_net -boundary_type upper [get_bd_intf_pins "
+            "axi_interconnect_0/M02_AXI] [get_bd_intf_pins axi_dma_wload/S_AXI_LITE]",
+            "assign_axi_addr_proc axi_dma_wload/S_AXI_LITE",
+        ]
+        clk_pins += ["axi_dma_wload/s_axi_lite_aclk", "axi_dma_wload/m_axi_mm2s_aclk"]
+        rst_pins += ["axi_dma_wload/axi_resetn"]
     tcl += [
         f"connect_bd_intf_net [get_bd_intf_pins {ACCEL}/m_axis_0] "
         "[get_bd_intf_pins axi_dma_0/S_AXIS_S2MM]",
@@ -159,12 +214,14 @@ def shell_config(vlnv: str, ip_dir: Path, lay: dict, family: str) -> list[str]:
     return tcl
 
 
-def shell_tcl(board: str, clock_mhz: float, config: list[str]) -> str:
-    """FINN's custom_zynq_shell_template filled for `board` (2 AXI-lite slaves, 2 AXI masters)."""
+def shell_tcl(board: str, clock_mhz: float, config: list[str], wload: bool = False) -> str:
+    """FINN's custom_zynq_shell_template filled for `board` (2 AXI-lite slaves, 2 AXI masters;
+    3 and 3 with the weight-load DMA)."""
     from finn.transformation.fpgadataflow import templates
     name, _, _ = SHELL_BOARD[board]
+    n = 3 if wload else 2
     text = templates.custom_zynq_shell_template % (
-        clock_mhz, 2, 2, name, get_board(board).part, "\n".join(config), 0, 0, 0)
+        clock_mhz, n, n, name, get_board(board).part, "\n".join(config), 0, 0, 0)
     return (text.replace("$BOARDFILES$", board_files_dir()).replace("$PR_CONFIG$", "")
             .replace("$NUM_JOBS$", str(os.cpu_count() or 2)))
 
@@ -221,8 +278,9 @@ def vivado_step(build_dir, board: str | None = None, deploy_dir=None, run: bool 
     vlnv = rtl.get_metadata_prop("vivado_stitch_vlnv")
     ifn = json.loads(rtl.get_metadata_prop("vivado_stitch_ifnames"))
     family = SHELL_BOARD[board][2]
-    cfg = shell_config(vlnv, (out / "stitch" / "ip").resolve(), lay, family)
-    (out / "shell" / "ip_config.tcl").write_text(shell_tcl(board, clock, cfg))
+    wload = any(name == "s_axis_wload" for name, _ in ifn.get("s_axis", []))
+    cfg = shell_config(vlnv, (out / "stitch" / "ip").resolve(), lay, family, wload)
+    (out / "shell" / "ip_config.tcl").write_text(shell_tcl(board, clock, cfg, wload))
     deploy = Path(deploy_dir) if deploy_dir else d.parent / "deploy"
     sh = out / "build_vivado.sh"
     sh.write_text(build_script((out / "stitch").resolve(), (out / "shell").resolve(),
@@ -234,6 +292,7 @@ def vivado_step(build_dir, board: str | None = None, deploy_dir=None, run: bool 
            "clock_mhz": clock, "stitch_tcl": str(out / "stitch" / "make_project.tcl"),
            "shell_tcl": str(out / "shell" / "ip_config.tcl"), "script": str(sh),
            "vlnv": vlnv, "interfaces": ifn, "stream_layout": lay, "vivado": vivado,
+           "weight_load": {"units": wload_chain(rtl), "dma": "axi_dma_wload" if wload else None},
            "board_files": board_files_dir(), "bitfile": None, "hwh": None}
     do_run = bool(vivado) if run is None else run
     if not do_run:

@@ -5,6 +5,9 @@
       testset.npz   images (uint8 pixels, float = uint8 / pixel_divisor) + labels +
                     label_source, golden_images + golden_logits (PyTorch float32)
       driver.py, validate.py, measure.py (copied from scripts/deploy/), bitfile + .hwh if given
+      weights.bin   only with URAM weight memories: the weight-load stream (hw.dma
+                    weight_load_blob, uint64 little-endian beats) the driver sends once through
+                    the axi_dma_wload DMA (s_axis_wload) before the first frame
 build_dir is a `bireal compile` folder (rtl_model.onnx, model_hw.onnx, compile.json); the
 exported model.onnx, export.json and golden tensors sit next to compile.json["onnx"].
 The folder is written to a temp dir and renamed over any existing deploy/.
@@ -29,6 +32,7 @@ FORMAT = 1
 SCRIPTS = Path(__file__).resolve().parents[1] / "scripts" / "deploy"
 SCRIPT_FILES = ("driver.py", "validate.py", "measure.py")
 IP = {"dma": "axi_dma_0", "frames_gpio": "axi_gpio_frames"}
+WLOAD_DMA, WLOAD_FILE = "axi_dma_wload", "weights.bin"
 GOLDEN_MAX = 100
 
 
@@ -93,6 +97,10 @@ def build_config(build_dir: Path, bitfile: str | None, hwh: str | None) -> dict:
                           f"{nhwc} of {lay['in_elem_bits']} bits, the input Quant of {onnx} "
                           f"gives [1, {h}, {w}, {c}] of {iq['bits']} bits")
     tail = host_tail_spec(ModelWrapper(str(d / "model_hw.onnx")), d / "model_hw.onnx")
+    from hw.dma import wload_chain
+    chain = wload_chain(rtl)
+    wl = ({"file": WLOAD_FILE, "units": chain, "beat_bytes": 8, "dma": WLOAD_DMA}
+          if chain else None)
     return {
         "format": FORMAT, "arch": export.get("arch"), "board": info.get("board"),
         "part": info.get("part"), "clock_mhz": float(info["clock_mhz"]),
@@ -101,6 +109,7 @@ def build_config(build_dir: Path, bitfile: str | None, hwh: str | None) -> dict:
         "folded_input_shape": [int(x) for x in first.get_folded_input_shape(0)],
         "output_shape": [int(x) for x in last.get_normal_output_shape(0)],
         "stream": lay, "host_tail": tail, "num_classes": tail["num_classes"], "ip": dict(IP),
+        "weight_load": wl,
         "sim": {"build_dir": str(d), "est_cycles_per_frame": info.get("bottleneck_cycles"),
                 "fifos_sized": (d / "fifo_sizing.json").is_file()},
         "testset": {"file": "testset.npz"},
@@ -112,7 +121,9 @@ def build_config(build_dir: Path, bitfile: str | None, hwh: str | None) -> dict:
             "host_tail": f"nodes after the StreamingDataflowPartition in {d / 'model_hw.onnx'}",
             "clock_mhz": f"{d / 'compile.json'}", "arch": str(exp) if export else None,
             "ip": "Vivado shell (hw/vivado.py): AXI DMA simple mode + frames-per-TLAST GPIO",
-            "sim": "used only by the driver's sim backend (Verilator, this repo)"},
+            "sim": "used only by the driver's sim backend (Verilator, this repo)",
+            "weight_load": "URAM weight memories (hw/rtl/wload.sv): hw.dma.weight_load_blob "
+                           "of the RTL graph, sent once before inference"},
     }
 
 
@@ -199,6 +210,14 @@ def write_deploy(build_dir, out_dir, bitfile=None, hwh=None, testset_images: int
     try:
         (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         np.savez_compressed(tmp / "testset.npz", **ts)
+        if cfg["weight_load"]:
+            from hw.dma import weight_load_blob
+            from hw.rtl_flow import relocate
+            d = Path(build_dir)
+            blob = weight_load_blob(relocate(ModelWrapper(str(d / "rtl_model.onnx")), d))
+            blob.astype("<u8").tofile(tmp / WLOAD_FILE)
+            cfg["weight_load"]["beats"] = int(len(blob))
+            (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
         for f in SCRIPT_FILES:
             shutil.copy2(SCRIPTS / f, tmp / f)
         if bit:

@@ -97,9 +97,19 @@ class Design:
         self.st = stitch(self.rtl, self.dir / "sim" / sub)
         self.exe = build(self.st.workdir, self.st.top, self.st.sources, self.st.in_width,
                          self.st.out_width, n_dbg=self.st.n_dbg, defines=defines, jobs=2,
-                         opt_fast=opt_fast)
+                         opt_fast=opt_fast, wload=bool(self.st.wload))
         self.build_seconds = time.time() - t0
         self.build_record = build_info(self.st.workdir)
+
+    def load_beats(self) -> np.ndarray | None:
+        """The weight-load blob for wload_V (uint64 beats): each chained unit's beats
+        (op.load_beats, made from the RTL graph's weight initializers) in chain order; None
+        when no memory is loaded at run time."""
+        from hw.dma import weight_load_blob
+        blob = weight_load_blob(self.rtl)
+        if (blob is None) != (not self.st.wload):
+            raise BiRealError("the stitched top and the RTL graph disagree about the weight load")
+        return blob
 
     def frame_words(self, codes: np.ndarray) -> list[int]:
         """One image's integer codes (H, W, C) -> input words of the first layer."""

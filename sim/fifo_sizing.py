@@ -87,7 +87,8 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
     gap = max(0.0, 1.0 - len(words[0]) / (THROTTLE * est))
     # the last frames drain with no input: allow several frames of silence (a frame of a
     # slow folding, e.g. bireal-cifar at 196,608 cycles, outlasts a fixed 100,000)
-    r = run(sim.exe, words, sim.words_out(), in_gap=gap, timeout_cycles=max(100000, 4 * est))
+    r = run(sim.exe, words, sim.words_out(), in_gap=gap, timeout_cycles=max(100000, 4 * est),
+            wload=sim.load_beats())          # URAM weights first (none: None)
     if r.stalled:
         raise BiRealError(f"FIFO sizing run stalled at cycle {r.stall['cycle']} even with deep "
                           "FIFOs: a unit does not follow the stream protocol")

@@ -53,7 +53,8 @@ def first_bad_layer(d: Design, codes: np.ndarray) -> dict:
     taps = Design(d.dir, defines={"BIREAL_TAPS": 1}, sub="taps")
     for f in taps.st.workdir.glob("tap_*.hex"):
         f.unlink()
-    run(taps.exe, [taps.frame_words(codes)], taps.words_out(), timeout_cycles=200000)
+    run(taps.exe, [taps.frame_words(codes)], taps.words_out(), timeout_cycles=200000,
+        wload=taps.load_beats())
     ref = python_exec(relocate(ModelWrapper(str(d.dir / "rtl_model.onnx")), d.dir))
     ctx = full_context(ref, codes[None].astype(np.float32))
     for k, e in enumerate(taps.st.edges):
@@ -97,7 +98,9 @@ def simulate(build_dir, images: int | None = 100, backpressure: float = 0.0, see
     if not quiet:
         print(f"sim: {len(frames)} frames through {len(d.rtl.graph.node)} layers "
               f"(Verilator build {d.build_seconds:.0f} s)", file=sys.stderr)
-    r = run(d.exe, frames, n_out, backpressure=backpressure, seed=seed, timeout_cycles=timeout)
+    wl = d.load_beats()               # URAM weights: loaded through wload_V before frame 1
+    r = run(d.exe, frames, n_out, backpressure=backpressure, seed=seed, timeout_cycles=timeout,
+            wload=wl)
     clock = float(d.info["clock_mhz"])
     res = {"images": len(frames), "backpressure": backpressure, "clock_mhz": clock,
            "board": d.info.get("board"), "est_cycles_per_frame": est, "est_layer": est_layer,
@@ -107,6 +110,8 @@ def simulate(build_dir, images: int | None = 100, backpressure: float = 0.0, see
            "build_cached": bool(d.build_record.get("cached")),
            "build_peak_rss_mb": d.build_record.get("peak_rss_mb"),
            "stall": None, "first_bad_layer": None,
+           "weight_load": {"units": d.st.wload, "beats": r.load_beats,
+                           "bits": 64 * r.load_beats, "cycles": r.load_cycles},
            "source": "Verilator cycle-accurate simulation of the stitched RTL"}
     if r.stalled:
         res["stall"] = {"cycle": r.stall["cycle"], "reason": r.stall["reason"],
@@ -168,6 +173,10 @@ def format_sim(res: dict) -> str:
         r = res["resources"]
         lines.append(f"  resources ({r['source']}): LUT {r['LUT']}, BRAM18 {r['BRAM18']}, "
                      f"URAM {r['URAM']}, DSP {r['DSP']}; fits {res['board']}: {r['fits']}")
+    wl = res.get("weight_load") or {}
+    if wl.get("beats"):
+        lines.append(f"  weight load: {wl['beats']} beats ({wl['bits']} bits) into "
+                     f"{len(wl['units'])} URAM memories in {wl['cycles']} cycles, before frame 1")
     lines.append(f"  Verilator: {res['sim_cycles']} cycles in {res['sim_wall_seconds']:.1f} s "
                  f"({res['sim_cycles_per_second'] / 1e6:.2f} M cycles/s), build "
                  f"{res['build_seconds']:.0f} s")

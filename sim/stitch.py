@@ -4,7 +4,10 @@
 `workdir` and writes `bireal_top.sv`: the nodes in graph order, one AXI-stream edge per tensor
 (FIFOs and width converters are nodes of the graph already, see hw.rtl_flow), the graph input
 as `in0_V`, the graph output as `out0_V`, and `dbg_valid` / `dbg_ready` carrying every internal
-edge's handshake (bit k = edge k), so a stall can be pinned on a layer. Under
+edge's handshake (bit k = edge k), so a stall can be pinned on a layer. Units with a run-time
+writeable weight memory (URAM, hw/rtl/wload.sv: ports wl_in_V / wl_out_V) are daisy-chained in
+graph order behind one more input, `wload_V` (64-bit beats); the last unit's pass-through is
+always ready (beats beyond the chain are dropped). Without such units there is no wload_V. Under
 `+define+BIREAL_TAPS` each edge also writes its words to `tap_<k>.hex` (per-layer taps).
 """
 from __future__ import annotations
@@ -65,6 +68,7 @@ class Stitched:
     out_width: int
     edges: list[Edge] = field(default_factory=list)     # internal edges, dbg bit order
     fixups: list[str] = field(default_factory=list)     # copied files patched for Verilator
+    wload: list[str] = field(default_factory=list)      # weight-load chain (node names, order)
 
     @property
     def n_dbg(self) -> int:
@@ -82,9 +86,20 @@ def _ports(op, node):
     if intf.get("axilite") or intf.get("aximm"):
         raise BiRealError(f"{node.name} ({node.op_type}) has an AXI-lite/MM port; runtime-"
                           "writeable weights are not supported by the stitcher")
-    ins = [(p, node.input[int(p[2:].split("_")[0])], w) for p, w in intf["s_axis"]]
-    outs = [(p, node.output[int(p[3:].split("_")[0])], w) for p, w in intf["m_axis"]]
+    ins = [(p, node.input[int(p[2:].split("_")[0])], w) for p, w in intf["s_axis"]
+           if not p.startswith(WL)]
+    outs = [(p, node.output[int(p[3:].split("_")[0])], w) for p, w in intf["m_axis"]
+            if not p.startswith(WL)]
     return ins, outs
+
+
+WL = "wl_"              # weight-load chain ports of a unit (wl_in_V, wl_out_V)
+WL_BITS = 64
+
+
+def has_wload(op) -> bool:
+    """The unit takes part in the weight-load chain (it has a wl_in_V port)."""
+    return any(p == "wl_in_V" for p, _ in op.get_verilog_top_module_intf_names()["s_axis"])
 
 
 def _copy_sources(model, workdir: Path):
@@ -128,11 +143,16 @@ def stitch(model, workdir) -> Stitched:
     srcs, mems, fixups = _copy_sources(model, workdir)
     gin, gout = g.input[0].name, g.output[0].name
     width, prod, cons = {}, {gin: "input"}, {gout: "output"}
-    body, inst, fifos = [], [], []
+    body, inst, fifos, chain = [], [], [], []
     for n in g.node:
         op = getCustomOp(n)
         ins, outs = _ports(op, n)
         conns = [".ap_clk(ap_clk)", ".ap_rst_n(ap_rst_n)"]
+        if has_wload(op):                              # link k -> k+1 of the load chain
+            k = len(chain)
+            chain.append(n.name)
+            conns += [f".wl_in_V_{s}(wl_{k}_{s})" for s in ("TDATA", "TVALID", "TREADY")]
+            conns += [f".wl_out_V_{s}(wl_{k + 1}_{s})" for s in ("TDATA", "TVALID", "TREADY")]
         for port, t, w in ins:
             if t in cons:
                 raise BiRealError(f"tensor {t} feeds two stream inputs ({cons[t]}, {n.name})")
@@ -167,6 +187,15 @@ def stitch(model, workdir) -> Stitched:
                 f"assign in0_V_TREADY = {wi}_TREADY;")
     body.append(f"  assign out0_V_TDATA = {wo}_TDATA; assign out0_V_TVALID = {wo}_TVALID; "
                 f"assign {wo}_TREADY = out0_V_TREADY;")
+    wl_port = ""
+    if chain:
+        for k in range(len(chain) + 1):
+            body.append(f"  wire [{WL_BITS - 1}:0] wl_{k}_TDATA; wire wl_{k}_TVALID, wl_{k}_TREADY;")
+        body.append("  assign wl_0_TDATA = wload_V_TDATA; assign wl_0_TVALID = wload_V_TVALID; "
+                    "assign wload_V_TREADY = wl_0_TREADY;")
+        body.append(f"  assign wl_{len(chain)}_TREADY = 1'b1;   // end of the chain: drop")
+        wl_port = (f"  input wire [{WL_BITS - 1}:0] wload_V_TDATA, input wire wload_V_TVALID, "
+                   "output wire wload_V_TREADY,\n")
     nd = max(1, len(edges))
     dv = ", ".join(f"{wire(e.tensor)}_TVALID" for e in reversed(edges)) or "1'b0"
     dr = ", ".join(f"{wire(e.tensor)}_TREADY" for e in reversed(edges)) or "1'b0"
@@ -194,6 +223,7 @@ def stitch(model, workdir) -> Stitched:
         f"module {TOP} (\n  input wire ap_clk,\n  input wire ap_rst_n,\n"
         f"  input wire [{win - 1}:0] in0_V_TDATA, input wire in0_V_TVALID, output wire in0_V_TREADY,\n"
         f"  output wire [{wout - 1}:0] out0_V_TDATA, output wire out0_V_TVALID, input wire out0_V_TREADY,\n"
+        + wl_port +
         f"  output wire [{nd - 1}:0] dbg_valid,\n  output wire [{nd - 1}:0] dbg_ready\n);\n"
         f"  wire [{win - 1}:0] {wi}_TDATA; wire {wi}_TVALID, {wi}_TREADY;\n"
         f"  wire [{wout - 1}:0] {wo}_TDATA; wire {wo}_TVALID, {wo}_TREADY;\n"
@@ -203,7 +233,8 @@ def stitch(model, workdir) -> Stitched:
     tmp = workdir / f"{TOP}.sv.tmp"
     tmp.write_text(text)
     tmp.replace(workdir / f"{TOP}.sv")
-    return Stitched(workdir, TOP, srcs + [workdir / f"{TOP}.sv"], mems, win, wout, edges, fixups)
+    return Stitched(workdir, TOP, srcs + [workdir / f"{TOP}.sv"], mems, win, wout, edges, fixups,
+                    chain)
 
 
 def stall_report(st: Stitched, dbg_valid: int, dbg_ready: int) -> list[str]:

@@ -3,12 +3,16 @@
 // N_DBG, IN_N32/OUT_N32/DBG_N32 = 32-bit words per value, set_in/get_out/get_dbg_*).
 //
 // usage: simv in.hex words_in_per_frame words_out_per_frame n_frames out.hex stamps.csv
-//             p_backpressure seed timeout_cycles max_cycles [stall.json] [p_in_gap]
+//             p_backpressure seed timeout_cycles max_cycles [stall.json] [p_in_gap] [wload.hex]
 //   p_backpressure: probability out0_V_TREADY is low in a cycle; p_in_gap: probability
 //   in0_V_TVALID stays low in a cycle before the next word is offered (0 = DMA always has
 //   data); timeout_cycles: cycles with no transfer on either port => stall; max_cycles: 0 = none.
 // Cycle c = the c-th rising edge after reset release (0-based); a transfer is stamped with
 // the edge that accepts it. Handshakes are sampled just before that edge.
+// HAS_WLOAD (tb_ports.h): the top has the weight-load input wload_V; wload.hex (one 64-bit
+// beat per line, required then) is streamed through it first, with the input's valid gaps;
+// in0_V offers no word before every beat is taken. load_cycles = cycles until the last beat
+// was taken (reported separately; frame stamps count from reset release as always).
 // exit: 0 done, 2 usage/io error, 3 stall (timeout), 4 max_cycles (or $finish) reached.
 #include <chrono>
 #include <cstdint>
@@ -81,6 +85,20 @@ int main(int argc, char** argv) {
     const uint64_t timeout = strtoull(argv[9], 0, 10), max_cycles = strtoull(argv[10], 0, 10);
     std::string stall_path = argc > 11 ? argv[11] : std::string(out_path) + ".stall.json";
     const uint64_t gap_thr = threshold(argc > 12 ? atof(argv[12]) : 0.0);
+    std::vector<uint64_t> wl;
+#if HAS_WLOAD
+    {
+        FILE* wf = argc > 13 && argv[13][0] ? fopen(argv[13], "r") : nullptr;
+        if (!wf) { fprintf(stderr, "this design loads its weights: give the wload.hex file\n"); return 2; }
+        char line[64];
+        while (fgets(line, sizeof line, wf)) if (hexval(line[0]) >= 0) wl.push_back(strtoull(line, 0, 16));
+        fclose(wf);
+        if (wl.empty()) { fprintf(stderr, "no weight-load beats in %s\n", argv[13]); return 2; }
+    }
+#else
+    if (argc > 13 && argv[13][0]) { fprintf(stderr, "this design has no weight-load port (wload_V)\n"); return 2; }
+#endif
+    const uint64_t wl_total = wl.size();
     if (win == 0 || wout == 0) { fprintf(stderr, "words per frame must be > 0\n"); return 2; }
     const uint64_t in_total = win * nfr, out_total = wout * nfr;
     std::vector<uint32_t> inbuf, outbuf(out_total * OUT_N32 + 1, 0);
@@ -95,14 +113,17 @@ int main(int argc, char** argv) {
     top->ap_rst_n = 0;
     top->in0_V_TVALID = 0;
     top->out0_V_TREADY = 0;
+#if HAS_WLOAD
+    set_wl_valid(top.get(), false);
+#endif
     for (int i = 0; i < 16; ++i) {
         top->ap_clk = 0; top->eval();
         top->ap_clk = 1; top->eval();
     }
     top->ap_clk = 0; top->ap_rst_n = 1; top->eval();
 
-    uint64_t nin = 0, nout = 0, cycle = 0, idle = 0;
-    bool in_valid = false;
+    uint64_t nin = 0, nout = 0, cycle = 0, idle = 0, nwl = 0, load_cycles = 0;
+    bool in_valid = false, wl_valid = false;
     const char* reason = nullptr;
     auto t0 = std::chrono::steady_clock::now();
     while (nout < out_total) {
@@ -110,7 +131,14 @@ int main(int argc, char** argv) {
         if (max_cycles && cycle >= max_cycles) { reason = "max_cycles"; break; }
         if (ctx->gotFinish()) { reason = "finish"; break; }
         top->ap_clk = 0;
-        if (!in_valid && nin < in_total) {
+#if HAS_WLOAD
+        if (!wl_valid && nwl < wl_total) {
+            wl_valid = gap_thr == 0 || rng32(rng) >= gap_thr;
+            if (wl_valid) set_wl(top.get(), wl[nwl]);
+        }
+        set_wl_valid(top.get(), wl_valid);
+#endif
+        if (!in_valid && nin < in_total && nwl == wl_total) {
             in_valid = gap_thr == 0 || rng32(rng) >= gap_thr;
             if (in_valid) set_in(top.get(), &inbuf[nin * IN_N32]);
         }
@@ -119,6 +147,11 @@ int main(int argc, char** argv) {
         top->eval();
         const bool fin = in_valid && top->in0_V_TREADY;
         const bool fout = top->out0_V_TVALID && top->out0_V_TREADY;
+#if HAS_WLOAD
+        const bool fwl = wl_valid && get_wl_ready(top.get());
+#else
+        const bool fwl = false;
+#endif
         if (fout) get_out(top.get(), &outbuf[nout * OUT_N32]);
         top->ap_clk = 1;
         top->eval();
@@ -135,7 +168,11 @@ int main(int argc, char** argv) {
             if (k == wout - 1) st[f * 4 + 3] = cycle;
             ++nout;
         }
-        idle = (fin || fout) ? 0 : idle + 1;
+        if (fwl) {
+            wl_valid = false;
+            if (++nwl == wl_total) load_cycles = cycle + 1;
+        }
+        idle = (fin || fout || fwl) ? 0 : idle + 1;
         ++cycle;
     }
     const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -171,10 +208,12 @@ int main(int argc, char** argv) {
     }
     top->final();
     printf("{\"cycles\": %llu, \"wall_s\": %.6f, \"cycles_per_second\": %.1f, \"frames_in\": %llu, "
-           "\"frames_out\": %llu, \"words_in\": %llu, \"words_out\": %llu, \"stalled\": %s}\n",
+           "\"frames_out\": %llu, \"words_in\": %llu, \"words_out\": %llu, \"load_beats\": %llu, "
+           "\"load_cycles\": %llu, \"stalled\": %s}\n",
            (unsigned long long)cycle, wall, wall > 0 ? cycle / wall : 0.0,
            (unsigned long long)(nin / win), (unsigned long long)(nout / wout),
-           (unsigned long long)nin, (unsigned long long)nout, reason ? "true" : "false");
+           (unsigned long long)nin, (unsigned long long)nout, (unsigned long long)nwl,
+           (unsigned long long)load_cycles, reason ? "true" : "false");
     fflush(stdout);
     if (!reason) return 0;
     return strcmp(reason, "timeout") == 0 ? 3 : 4;

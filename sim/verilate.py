@@ -10,6 +10,9 @@ tb_ports.h) keeps in0_V_TVALID high while words remain, drops out0_V_TREADY with
 `backpressure` per cycle and stamps every frame with the cycles of its first/last accepted
 input and output word (cycle = rising edge index after reset release, 0-based).
 The simulator runs with cwd = workdir, so $readmemh("x.mem") finds files copied there.
+A top with a weight-load input (wload_V, 64-bit beats; build(wload=True)) gets its beats
+(run(wload=...)) before the first frame: the frames' input starts once every beat is taken,
+and the run reports the load's beats and cycles separately (SimRun.load_beats/load_cycles).
 """
 
 from __future__ import annotations
@@ -61,8 +64,9 @@ def _port_code(name: str, width: int, write: bool) -> str:
     return f"{p} = w[0];" if write else f"w[0] = {p};"
 
 
-def ports_header(in_width: int, out_width: int, n_dbg: int) -> str:
-    """tb_ports.h for these widths: constants + inline port accessors for the testbench."""
+def ports_header(in_width: int, out_width: int, n_dbg: int, wload: bool = False) -> str:
+    """tb_ports.h for these widths: constants + inline port accessors for the testbench
+    (HAS_WLOAD 1: the top has the 64-bit weight-load input wload_V)."""
     if n_dbg > 0:
         dv, dr = _port_code("dbg_valid", n_dbg, False), _port_code("dbg_ready", n_dbg, False)
     else:
@@ -75,7 +79,11 @@ static inline void set_in(Vdut* top, const uint32_t* w) {{ {_port_code("in0_V_TD
 static inline void get_out(Vdut* top, uint32_t* w) {{ {_port_code("out0_V_TDATA", out_width, False)} }}
 static inline void get_dbg_valid(Vdut* top, uint32_t* w) {{ {dv} }}
 static inline void get_dbg_ready(Vdut* top, uint32_t* w) {{ {dr} }}
-"""
+#define HAS_WLOAD {int(wload)}
+""" + ("""static inline void set_wl(Vdut* top, uint64_t v) { top->wload_V_TDATA = v; }
+static inline void set_wl_valid(Vdut* top, bool v) { top->wload_V_TVALID = v; }
+static inline bool get_wl_ready(Vdut* top) { return top->wload_V_TREADY; }
+""" if wload else "")
 
 
 def _verilator_version() -> str:
@@ -107,6 +115,7 @@ def build(
     extra_args: list[str] | None = None,
     opt_fast: str | None = None,
     threads: int = 1,
+    wload: bool = False,
 ) -> Path:
     """Verilate `top` from `sources` with the AXI-stream testbench; return the executable.
 
@@ -114,7 +123,8 @@ def build(
     dbg_ready (0 = no debug ports); defines: +define+K=V (V None -> +define+K); jobs: parallel
     make jobs; extra_args: more Verilator flags; opt_fast: C++ optimisation of the model
     (Verilator's OPT_FAST, default -Os; "-O2" runs faster but compiles slower); threads:
-    Verilator --threads. Skips the build when the stamp of (source contents, widths, flags,
+    Verilator --threads; wload: the top has a weight-load input wload_V. Skips the build
+    when the stamp of (source contents, widths, flags,
     testbench, Verilator version) equals the previous one. Writes workdir/verilator.log and
     workdir/build.json ({"cached": bool, "seconds": float, "stamp": str, ...}, see build_info)."""
     t0 = time.perf_counter()
@@ -140,7 +150,7 @@ def build(
         args.append(f"+define+{k}" if v is None else f"+define+{k}={v}")
     args += [f"-I{d}" for d in incdirs] + list(extra_args or [])
     tb = TEMPLATE.read_text()
-    header = ports_header(in_width, out_width, n_dbg)
+    header = ports_header(in_width, out_width, n_dbg, wload)
 
     h = hashlib.sha256()
     h.update(json.dumps([args, _verilator_version(), tb, header]).encode())
@@ -227,6 +237,8 @@ class SimRun:
     words_in: int = 0
     words_out: int = 0
     extra: dict = field(default_factory=dict)
+    load_beats: int = 0         # weight-load beats streamed before the first frame
+    load_cycles: int = 0        # cycles until the last of them was taken (0: no load)
 
 
 def run(
@@ -239,12 +251,14 @@ def run(
     max_cycles: int | None = None,
     in_gap: float = 0.0,
     keep_files: bool = False,
+    wload=None,
 ) -> SimRun:
     """Run the built simulator on `frames` (each a list of input words, all the same length).
 
     words_out_per_frame: output words per frame; backpressure: probability out0_V_TREADY is
     low in a cycle; in_gap: probability in0_V_TVALID stays low before offering the next word;
-    seed: PRNG seed; timeout_cycles: cycles without any transfer before declaring a stall;
+    wload: the weight-load beats (64-bit ints) for a top with wload_V, streamed first with the
+    same valid gaps as the input (in_gap); seed: PRNG seed; timeout_cycles: cycles without any transfer before declaring a stall;
     max_cycles: stop after this many cycles (None = no limit). Runs with cwd = the
     executable's directory (the build workdir); temp files go there too (kept if keep_files).
     Returns a SimRun; outputs holds complete frames plus a shorter last one after a stall."""
@@ -258,11 +272,15 @@ def run(
     if words_out_per_frame <= 0:
         raise ValueError("words_out_per_frame must be > 0")
     tmp = Path(tempfile.mkdtemp(prefix="run_", dir=wd))
-    fin, fout, fst, fstall = (tmp / n for n in ("in.hex", "out.hex", "stamps.csv", "stall.json"))
+    fin, fout, fst, fstall, fwl = (tmp / n for n in ("in.hex", "out.hex", "stamps.csv",
+                                                      "stall.json", "wload.hex"))
     fin.write_text("".join(f"{w:x}\n" for f in frames for w in f))
+    if wload is not None:
+        fwl.write_text("".join(f"{int(b):016x}\n" for b in wload))
     cmd = [str(exe), str(fin), str(win), str(words_out_per_frame), str(len(frames)), str(fout),
            str(fst), repr(float(backpressure)), str(int(seed)), str(int(timeout_cycles)),
-           str(int(max_cycles or 0)), str(fstall), repr(float(in_gap))]
+           str(int(max_cycles or 0)), str(fstall), repr(float(in_gap)),
+           str(fwl) if wload is not None else ""]
     r = subprocess.run(cmd, cwd=wd, capture_output=True, text=True)
     if r.returncode not in (0, EXIT_STALL, EXIT_MAX_CYCLES):
         raise SimError(f"simulator {exe} failed (exit {r.returncode}); files in {tmp}\n"
@@ -280,11 +298,13 @@ def run(
         stall["dbg_valid"] = int(stall["dbg_valid"], 16)
         stall["dbg_ready"] = int(stall["dbg_ready"], 16)
     if not keep_files:
-        for p in (fin, fout, fst, fstall):
+        for p in (fin, fout, fst, fstall, fwl):
             p.unlink(missing_ok=True)
         tmp.rmdir()
     return SimRun(outputs=outputs, stamps=st, cycles=summary["cycles"], wall_s=summary["wall_s"],
                   cycles_per_second=summary["cycles_per_second"], stalled=r.returncode != 0,
                   stall=stall, frames_in=summary["frames_in"], frames_out=summary["frames_out"],
                   words_in=summary["words_in"], words_out=summary["words_out"],
-                  extra={"stderr": r.stderr, "stdout": r.stdout})
+                  extra={"stderr": r.stderr, "stdout": r.stdout},
+                  load_beats=summary.get("load_beats", 0),
+                  load_cycles=summary.get("load_cycles", 0))

@@ -130,3 +130,70 @@ def test_set_weight_memory_transformation():
     again = M.SetWeightMemory(Z2)
     model.transform(again)                       # idempotent: its own choices are free again
     assert again.chosen == t.chosen
+
+
+def _deep_model(styles):
+    """Stage-4-like XNOR MVAUs (MW 4608, MH 512, PE 4, SIMD 288: 2048 words x 1152 bits)."""
+    nodes = [_mvau(f"d{i}", 4608, 512, 4, 288, s) for i, s in enumerate(styles)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("inp", TensorProto.FLOAT,
+                                                                     [1, 4608])],
+                          [helper.make_tensor_value_info(f"out_{n.name}", TensorProto.FLOAT,
+                                                         [1, 512]) for n in nodes])
+    model = ModelWrapper(helper.make_model(g))
+    rng = np.random.default_rng(0)
+    for n in nodes:
+        model.set_initializer(n.input[1], rng.integers(0, 2, (4608, 512)).astype(np.float32))
+        model.set_tensor_datatype(n.input[1], DataType["BINARY"])
+    return model
+
+
+def test_uram_only_with_runtime_load_on_xcup():
+    """A deep wide memory (2048 x 1152): URAM (16) on UltraScale+ only when it may be written
+    at run time; never on 7-series, never as a ROM."""
+    assert M.choose(2048, 1152, ZU, rom=False).kind == "ultra"
+    assert M.choose(2048, 1152, ZU, rom=True).kind != "ultra"
+    assert M.choose(2048, 1152, Z2, rom=False).kind != "ultra"
+    got = M.assign_memories([(2048, 1152)] * 6, ZU, rom=False)
+    assert sum(m.kind == "ultra" for m in got) >= 1 and all(m.uram in (0, 16) for m in got)
+    assert all(m.kind != "ultra" for m in M.assign_memories([(2048, 1152)] * 6, ZU))
+    assert all(m.kind != "ultra" for m in M.assign_memories([(2048, 1152)] * 6, Z2, rom=False))
+
+
+def test_set_weight_memory_uram_and_load_bits():
+    """SetWeightMemory on ZCU104: the deep memories go to URAM where it lowers the scarcest
+    resource, those become runtime-writeable (load port, load beats); with
+    `--weight-load off` (model metadata) or on PYNQ-Z2 none does."""
+    model = _deep_model(["auto"] * 4)
+    t = M.SetWeightMemory(ZU)
+    model = model.transform(t)
+    ultra = [n for n, c in t.chosen.items() if c["kind"] == "ultra"]
+    assert ultra and all(t.chosen[n]["runtime_load"] and t.chosen[n]["URAM"] == 16 for n in ultra)
+    for n in model.graph.node:
+        op = getCustomOp(n)
+        rw = n.name in ultra
+        assert op.get_nodeattr("runtime_writeable_weights") == int(rw)
+        assert op.get_nodeattr("weightLoad") == 1 and op.runtime_writeable(ZU) == rw
+        assert op.load_bits(ZU) == (2048 * 18 * 64 if rw else 0)
+        assert [p for p, _ in op.get_verilog_top_module_intf_names()["s_axis"]] == (
+            ["in0_V", "wl_in_V"] if rw else ["in0_V"])
+    op = getCustomOp(model.get_node_from_name(ultra[0]))
+    beats = op.load_beats(model)
+    assert beats.dtype == np.uint64 and len(beats) == 2048 * 18
+    words = op.weight_mem_words(model)
+    assert int(beats[18]) == words[1] & (2**64 - 1) and int(beats[35]) == words[1] >> 17 * 64
+    off = _deep_model(["auto"] * 4)
+    off.set_metadata_prop(M.LOAD_META, "off")
+    t2 = M.SetWeightMemory(ZU)
+    off = off.transform(t2)
+    assert all(c["kind"] != "ultra" for c in t2.chosen.values())
+    assert all(getCustomOp(n).get_nodeattr("weightLoad") == 0 for n in off.graph.node)
+    t3 = M.SetWeightMemory(Z2)
+    _deep_model(["auto"] * 2).transform(t3)
+    assert all(c["kind"] != "ultra" for c in t3.chosen.values())
+    from model.errors import BiRealError
+    forced = _deep_model(["ultra", "auto"])
+    forced.set_metadata_prop(M.LOAD_META, "off")
+    with pytest.raises(BiRealError, match="ram_style 'ultra' for d0: URAM needs run-time weight"):
+        forced.transform(M.SetWeightMemory(ZU))
+    with pytest.raises(BiRealError, match="ram_style 'ultra' for d0"):
+        _deep_model(["ultra"]).transform(M.SetWeightMemory(Z2))

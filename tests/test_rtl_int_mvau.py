@@ -40,7 +40,7 @@ def make_model(name, mw, mh, pe, simd, vecs, rng, idt="INT8", wdt="INT8", odt="I
 
 
 def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT24", bias=None,
-             ram_style="auto", res_type="auto", rep=1):
+             ram_style="auto", res_type="auto", rep=1, wload=False, extra_beats=0):
     rng = np.random.default_rng(seed)
     model = make_model(f"imvau_{seed}", mw, mh, pe, simd, vecs, rng, idt=idt, odt=odt)
     node = model.graph.node[0]
@@ -52,15 +52,18 @@ def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT
         node = model.graph.node[0]
         op = getCustomOp(node)
         assert op.get_nodeattr("weightRepeat") == rep
-    op.set_nodeattr("ram_style", ram_style)
+    op.set_nodeattr("ram_style", "ultra" if wload else ram_style)
+    op.set_nodeattr("weightLoad", int(wload))
     op.set_nodeattr("resType", res_type)
     if bias is not None:
         op.set_nodeattr("bias", [int(v) for v in bias])
     assert isinstance(op, IntMVAU_rtl)
     op.set_nodeattr("code_gen_dir_ipgen", str(tmp_path / "gen"))
     op.verify_node()
+    part = "xczu7ev-ffvc1156-2-e" if wload else "xc7z020clg400-1"
     intf = op.get_verilog_top_module_intf_names()
-    assert [n for n, _ in intf["s_axis"]] == ["in0_V"] and [n for n, _ in intf["m_axis"]] == ["out0_V"]
+    assert [n for n, _ in intf["s_axis"]] == ["in0_V"] + (["wl_in_V"] if wload else [])
+    assert [n for n, _ in intf["m_axis"]] == ["out0_V"] + (["wl_out_V"] if wload else [])
     d = DataType[idt]
     x = rng.integers(d.min(), d.max() + 1, list(vecs) + [mw])
     x.reshape(-1)[:2] = [d.min(), d.max()]
@@ -69,13 +72,18 @@ def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT
     assert np.array_equal(y, x @ model.get_initializer("weights") + (0 if bias is None else bias))
     ins = pack_words(x.reshape(-1, simd), d.bitwidth())
     outs = pack_words(y.reshape(-1, pe), DataType[odt].bitwidth())
-    op.generate_hdl(model, "xc7z020clg400-1", 10.0)
+    op.generate_hdl(model, part, 10.0)
     build = tmp_path / "sim"
     build.mkdir()
     for f in op.get_mem_file_list():
         shutil.copy(f, build)
+    inputs, outputs = {"in0_V": ins}, {"out0_V": outs}
+    if wload:   # the memory's beats, then beats for the next unit of the chain
+        assert not any("weights" in f for f in op.get_mem_file_list())   # no $readmemh
+        more = [int(v) << 1 | 1 for v in rng.integers(0, 2**63, extra_beats, dtype=np.int64)]
+        inputs["wl_in_V"], outputs["wl_out_V"] = [int(b) for b in op.load_beats(model)] + more, more
     run_unit(top=node.name, sources=op.get_rtl_file_list(abspath=True), params={},
-             inputs={"in0_V": ins}, outputs={"out0_V": outs}, build_dir=build, stall=stall,
+             inputs=inputs, outputs=outputs, build_dir=build, stall=stall,
              seed=seed, timeout_cycles=500)
     return op, build, op.get_exp_cycles()
 
@@ -189,3 +197,14 @@ def test_int_weight_repeat_block_ram_ii1(tmp_path):
                               ram_style="block", rep=2)
     assert op.weight_repeat() == 2
     assert exp <= cycles_of(build) <= exp + 20 + 12, f"{cycles_of(build)} cycles for {exp} steps"
+
+
+def test_int_uram_weight_load_stalls(tmp_path):
+    """RAM_STYLE ultra, weights through wl_in_V (PE*SIMD*8 = 96-bit words: 2 beats, the
+    second half padding), bias, weightRepeat 2, random stalls on both streams, the
+    pass-through beats after the memory's."""
+    op, _, _ = run_case(tmp_path, mw=24, mh=8, pe=4, simd=3, vecs=[1, 2, 2], stall=0.3,
+                        seed=21, bias=np.arange(8) * 37 - 100, rep=2, wload=True,
+                        extra_beats=4)
+    assert op.runtime_writeable() and op.weight_mem_shape() == (8, 96)
+    assert op.load_bits() == 8 * 2 * 64 and op.wload_luts() > 0

@@ -41,8 +41,11 @@ def make_model(name, mw, mh, pe, simd, vecs, rng, odt="UINT16", thresholds=None)
     return model
 
 
+ZU = "xczu7ev-ffvc1156-2-e"
+
+
 def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, odt="UINT16", act=False,
-             frames=1, ram_style="auto"):
+             frames=1, ram_style="auto", wload=False, extra_beats=0):
     rng = np.random.default_rng(seed)
     thr = None
     if act:  # thresholds around MW/2, some fractional, some below 0 / above MW
@@ -51,12 +54,17 @@ def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, odt="UINT16", act=Fa
     model = make_model(f"xmvau_{seed}", mw, mh, pe, simd, vecs, rng, odt, thr)
     node = model.graph.node[0]
     op = getCustomOp(node)
-    op.set_nodeattr("ram_style", ram_style)
+    op.set_nodeattr("ram_style", "ultra" if wload else ram_style)
+    op.set_nodeattr("weightLoad", int(wload))
     assert isinstance(op, XnorMVAU_rtl)
     op.set_nodeattr("code_gen_dir_ipgen", str(tmp_path / "gen"))
     op.verify_node()
+    part = ZU if wload else "xc7z020clg400-1"
+    op.generate_hdl(model, part, 10.0)
     intf = op.get_verilog_top_module_intf_names()
-    assert [n for n, _ in intf["s_axis"]] == ["in0_V"] and [n for n, _ in intf["m_axis"]] == ["out0_V"]
+    wl = ["wl_in_V"] if wload else []
+    assert [n for n, _ in intf["s_axis"]] == ["in0_V"] + wl
+    assert [n for n, _ in intf["m_axis"]] == ["out0_V"] + (["wl_out_V"] if wload else [])
     ins, outs, ys = [], [], []
     for _ in range(frames):
         x = rng.integers(0, 2, list(vecs) + [mw]).astype(np.float32)
@@ -69,13 +77,18 @@ def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, odt="UINT16", act=Fa
     yall = np.concatenate([y.reshape(-1) for y in ys])
     if act:
         assert 0 < yall.mean() < 1, "threshold outputs all equal"
-    op.generate_hdl(model, "xc7z020clg400-1", 10.0)
     build = tmp_path / "sim"
     build.mkdir()
     for f in op.get_mem_file_list():
         shutil.copy(f, build)
+    inputs, outputs = {"in0_V": ins}, {"out0_V": outs}
+    if wload:   # the memory's beats, then beats for the next unit of the chain
+        assert not any("weights" in f for f in op.get_mem_file_list())   # no $readmemh
+        beats = [int(b) for b in op.load_beats(model)]
+        more = [int(v) << 1 | 1 for v in rng.integers(0, 2**63, extra_beats, dtype=np.int64)]
+        inputs["wl_in_V"], outputs["wl_out_V"] = beats + more, more
     run_unit(top=node.name, sources=op.get_rtl_file_list(abspath=True), params={},
-             inputs={"in0_V": ins}, outputs={"out0_V": outs}, build_dir=build, stall=stall,
+             inputs=inputs, outputs=outputs, build_dir=build, stall=stall,
              seed=seed, timeout_cycles=500)
     return op, build, frames * op.get_exp_cycles()
 
@@ -182,3 +195,22 @@ def test_xnor_block_ram_ii1(tmp_path):
 def test_xnor_block_ram_stalls(tmp_path):
     run_case(tmp_path, mw=64, mh=8, pe=2, simd=64, vecs=[1, 4, 6], stall=0.3, seed=9,
              odt="BINARY", act=True, ram_style="block")
+
+
+def test_xnor_uram_weight_load_stalls(tmp_path):
+    """RAM_STYLE ultra: no $readmemh, the weights arrive through wl_in_V (1152-bit words =
+    18 beats each, a 1-bit pad-free split) under random valid/ready stalls on the load and
+    data streams at once; the beats after the memory's come out of wl_out_V in order."""
+    op, build, _ = run_case(tmp_path, mw=288, mh=8, pe=4, simd=288, vecs=[1, 3, 2],
+                            stall=0.3, seed=11, odt="UINT9", wload=True, extra_beats=5)
+    assert op.runtime_writeable() and op.weight_memory().kind == "ultra"
+    assert op.get_nodeattr("runtime_writeable_weights") == 1
+    assert op.load_bits() == 2 * 18 * 64 and op.wload_luts() > 0
+    assert "WLOAD(1)" in (tmp_path / "gen" / f"{op.onnx_node.name}.v").read_text()
+
+
+def test_xnor_uram_weight_load_padded_words(tmp_path):
+    """Words that are not a multiple of 64 bits (PE*SIMD = 48: one padded beat per word),
+    several words (depth 16), thresholds, stalls."""
+    run_case(tmp_path, mw=48, mh=16, pe=4, simd=12, vecs=[1, 2, 2], stall=0.3, seed=12,
+             odt="BINARY", act=True, wload=True, extra_beats=3)

@@ -37,7 +37,7 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
 
     def get_nodeattr_types(self):
         """MVAU's attributes + `bias` (per output channel integers; [] = no bias)."""
-        attrs = MVAU.get_nodeattr_types(self)
+        attrs = MVAUCoreMixin.get_nodeattr_types(self)
         attrs["bias"] = ("ints", False, [])
         # W[i] = W[i mod MW/weightRepeat] (set by SetWeightRepeat): the ROM holds 1/R of W
         attrs["weightRepeat"] = ("i", False, 1)
@@ -111,11 +111,12 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             "OB": self.get_output_datatype().bitwidth(),
             "IN_W": self.get_instream_width_padded(0),
             "OUT_W": self.get_outstream_width_padded(0),
-            "WEIGHT_FILE": f"{self.onnx_node.name}_weights.mem",
+            "WEIGHT_FILE": self.weight_file(),
             "BIAS_FILE": f"{self.onnx_node.name}_bias.mem" if self.bias() is not None else "",
             "RAM_STYLE": self.weight_memory().ram_style,
             "MUL_STYLE": self.mul_style(),
             "WREP": self.weight_repeat(),
+            "WLOAD": int(self.runtime_writeable()),
         }
 
     def mul_style(self) -> str:
@@ -126,6 +127,24 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         """weights: NF*SF words of PE*SIMD elements of W_BITS bits (two's complement); checks
         that the weights are integers of weightDataType and that outputDataType holds every
         possible accumulator value (the core wraps mod 2^OB)."""
+        self.check()
+        name = self.onnx_node.name
+        mh, pe = self.get_nodeattr("MH"), self.get_nodeattr("PE")
+        odt = self.get_output_datatype()
+        files = self.weight_mem_files(model)
+        b = self.bias()
+        if b is not None:                       # NF words, lane p at [p*OB +: OB]
+            ob = odt.bitwidth()
+            mask = (1 << ob) - 1
+            bw = [sum((int(b[nf * pe + p]) & mask) << (p * ob) for p in range(pe))
+                  for nf in range(mh // pe)]
+            files[f"{name}_bias.mem"] = hex_lines(bw, pe * ob)
+        return files
+
+    def weight_mem_words(self, model) -> list[int]:
+        """Weight memory words (NF*SF/R of PE*SIMD*W_BITS bits, weight_words), after checking
+        that the weights are integers of weightDataType, that outputDataType holds every
+        possible accumulator value (the core wraps mod 2^OB) and that they repeat R times."""
         self.check()
         name = self.onnx_node.name
         mw, mh = self.get_nodeattr("MW"), self.get_nodeattr("MH")
@@ -151,15 +170,7 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         if not (wr == wr[:1]).all():
             raise ValueError(f"{name}: weightRepeat={r} but the weights do not repeat every "
                              f"{mw // r} rows")
-        words = weight_words(wr[0].astype(np.int64), pe, simd, wbits)
-        files = {f"{name}_weights.mem": hex_lines(words, pe * simd * wbits)}
-        if b is not None:                       # NF words, lane p at [p*OB +: OB]
-            ob = odt.bitwidth()
-            mask = (1 << ob) - 1
-            bw = [sum((int(b[nf * pe + p]) & mask) << (p * ob) for p in range(pe))
-                  for nf in range(mh // pe)]
-            files[f"{name}_bias.mem"] = hex_lines(bw, pe * ob)
-        return files
+        return weight_words(wr[0].astype(np.int64), pe, simd, wbits)
 
     def weight_mem_shape(self) -> tuple[int, int]:
         """(depth, width) of the weight ROM: (NF*SF/R, PE*SIMD*W_BITS), R = weight_repeat()."""
@@ -210,7 +221,7 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
         ob, ib = self.get_output_datatype().bitwidth(), self.get_input_datatype(0).bitwidth()
         return int(self.datapath_luts() + self.ctrl_luts(simd * ib, pe * ob)
-                   + self.memory_luts(fpgapart))
+                   + self.memory_luts(fpgapart) + self.wload_luts(fpgapart))
 
     def dsp_estimation(self, fpgapart):
         """One DSP48 per product: PE*SIMD (0 with LUT multipliers)."""

@@ -3,7 +3,10 @@
     acc[c] = popcount_i XNOR(x[i], W[i, c])      (0..MW),  out[c] = acc[c]  or  acc[c] >= T[c]
 
 Weights (and thresholds) live in on-chip memory inside the core ($readmemh files written by
-generate_hdl); there is no weight stream whatever `mem_mode` says. Shapes, stream widths,
+generate_hdl); there is no weight stream whatever `mem_mode` says. Except: a weight memory
+mapped to URAM (ram_style 'ultra', allowed when the node's `weightLoad` = 1) has no bitstream
+initialisation and is written at run time through the weight-load chain (wl_in_V -> wl_out_V,
+hw/rtl/wload.sv): `load_beats` gives its 64-bit beats; `runtime_writeable_weights` says so. Shapes, stream widths,
 folding, `get_exp_cycles` = NF*SF*vectors and the numpy golden model come from FINN's MVAU.
 The helpers here (folding checks, word packing, the weight memory through hw.memory) are
 shared with int_mvau.py.
@@ -44,6 +47,18 @@ def pack_rows(a: np.ndarray, bits: int) -> list[int]:
     return [int.from_bytes(r.tobytes(), "little") for r in by]
 
 
+WL_BITS = 64            # weight-load beat width (hw/rtl/wload.sv BW; the stitched wload_V)
+
+
+def load_beats(words: list[int], width: int) -> np.ndarray:
+    """Weight-load beats of a memory (wload.sv): NB = ceil(width/64) beats per word, word a
+    -> beats a*NB .. a*NB+NB-1, beat b = word bits [64b, 64b+64) (uint64)."""
+    nb = -(-width // WL_BITS)
+    mask = (1 << WL_BITS) - 1
+    return np.array([(int(w) >> (WL_BITS * b)) & mask for w in words for b in range(nb)],
+                    dtype=np.uint64)
+
+
 def weight_words(w: np.ndarray, pe: int, simd: int, bits: int) -> list[int]:
     """Weight memory words: word nf*SF+sf, element p*SIMD+s = W[sf*SIMD+s, nf*PE+p]."""
     mw, mh = w.shape
@@ -61,28 +76,84 @@ class MVAUCoreMixin:
     code_generation_ipi = BirealRTLBackend.code_generation_ipi
     code_generation_ipgen = BirealRTLBackend.code_generation_ipgen
     CTRL_SV = "mvau_ctrl.sv"                 # bireal_mvau_ctrl, shared by both cores
-    rtl_deps = ("rom.sv", "delay.sv", "adder_tree.sv")  # shared RTL modules of both cores
+    rtl_deps = ("rom.sv", "delay.sv", "adder_tree.sv", "wload.sv", "skid_buffer.sv")
     DEFAULT_PART = "xc7z020clg400-1"         # memory mapping when no part is known (PYNQ-Z2)
 
     def golden_execute(self, context, graph):
         """FINN's numpy model (MVAU.execute_node ignores exec_mode)."""
         MVAU.execute_node(self, context, graph)
 
+    def get_nodeattr_types(self):
+        """MVAU's attributes + `weightLoad` (1: the weight memory may be written at run time,
+        which allows URAM ('ultra') on UltraScale+; set by hw.memory.SetWeightMemory)."""
+        attrs = MVAU.get_nodeattr_types(self)
+        attrs["weightLoad"] = ("i", False, 0, {0, 1})
+        return attrs
+
+    def runtime_writeable(self, fpgapart=None) -> bool:
+        """The weight memory is written at run time (wload chain): it is mapped to URAM
+        (no bitstream initialisation outside Versal)."""
+        return (self.weight_memory(fpgapart).kind == "ultra"
+                and not M.is_versal(self._part(fpgapart)))
+
+    def load_beats(self, model) -> np.ndarray:
+        """The 64-bit beats wload.sv expects for this memory (see load_beats()), made from
+        the same words as the $readmemh file would be."""
+        return load_beats(self.weight_mem_words(model), self.weight_mem_shape()[1])
+
+    def load_bits(self, fpgapart=None) -> int:
+        """Weight-load size of this unit in bits: depth * ceil(width/64) * 64 (0 if none)."""
+        if not self.runtime_writeable(fpgapart):
+            return 0
+        depth, width = self.weight_mem_shape()
+        return depth * -(-width // WL_BITS) * WL_BITS
+
+    def wload_luts(self, fpgapart=None) -> int:
+        """LUTs of the loader (wload.sv): beat and address counters with their compares and
+        the pass-through skid buffer's output mux (64 LUTs); the deserialiser is a plain
+        shift register (FFs, no LUTs). 0 without run-time loading."""
+        if not self.runtime_writeable(fpgapart):
+            return 0
+        depth, width = self.weight_mem_shape()
+        nb = -(-width // WL_BITS)
+        return 2 * (max(1, (depth - 1).bit_length()) + max(1, (nb - 1).bit_length())) + WL_BITS + 8
+
+    def wload_ffs(self, fpgapart=None) -> int:
+        """FFs of the loader: shift register ceil(W/64)*64, counters, write address, skid
+        buffer 2 x 64 + flags."""
+        if not self.runtime_writeable(fpgapart):
+            return 0
+        depth, width = self.weight_mem_shape()
+        aw = max(1, (depth - 1).bit_length())
+        return -(-width // WL_BITS) * WL_BITS + 3 * aw + 2 * WL_BITS + 16
+
     def get_instream_width(self, ind=0):
         """Only the activation stream; weights and thresholds are inside the core."""
         return MVAU.get_instream_width(self, 0) if ind == 0 else 0
 
     def get_verilog_top_module_intf_names(self):
-        """in0_V and out0_V only (no weight stream, no AXI-lite)."""
+        """in0_V and out0_V (no weight stream, no AXI-lite); a run-time writeable memory adds
+        the weight-load chain wl_in_V / wl_out_V (64 bits, after the data streams)."""
+        rw = self.runtime_writeable()
         return {
             "clk": ["ap_clk"],
             "rst": ["ap_rst_n"],
-            "s_axis": [("in0_V", self.get_instream_width_padded(0))],
-            "m_axis": [("out0_V", self.get_outstream_width_padded(0))],
+            "s_axis": [("in0_V", self.get_instream_width_padded(0))]
+            + ([("wl_in_V", WL_BITS)] if rw else []),
+            "m_axis": [("out0_V", self.get_outstream_width_padded(0))]
+            + ([("wl_out_V", WL_BITS)] if rw else []),
             "aximm": [],
             "axilite": [],
             "ap_none": [],
         }
+
+    def render_wrapper(self, model, ports, conns):
+        """The core's weight-load ports are tied off when the memory is a ROM."""
+        if not self.runtime_writeable():
+            conns = conns + [".wl_in_V_TDATA(64'd0)", ".wl_in_V_TVALID(1'b0)",
+                             ".wl_in_V_TREADY()", ".wl_out_V_TDATA()", ".wl_out_V_TVALID()",
+                             ".wl_out_V_TREADY(1'b1)"]
+        return BirealRTLBackend.render_wrapper(self, model, ports, conns)
 
     def get_rtl_file_list(self, abspath: bool = False):
         """The shared control (mvau_ctrl.sv), the core and the wrapper."""
@@ -94,12 +165,28 @@ class MVAUCoreMixin:
         """BirealRTLBackend.generate_hdl with the memories mapped for `fpgapart`."""
         self._fpgapart = fpgapart
         style = self.weight_memory(fpgapart).ram_style
-        if style == "ultra" and not M.is_versal(fpgapart):
+        if style == "ultra" and M.family(fpgapart) != "xcup":
+            raise ValueError(f"{self.onnx_node.name}: ram_style='ultra' needs URAM: "
+                             f"{fpgapart} has none; use 'block' or 'distributed'")
+        if style == "ultra" and not self.get_nodeattr("weightLoad"):
             raise ValueError(
-                f"{self.onnx_node.name}: ram_style='ultra' needs weights written at run time: "
-                f"URAM288 has no configuration-time initialisation on {fpgapart} and the core "
-                f"holds its weights as a ROM; use 'block' or 'distributed'")
+                f"{self.onnx_node.name}: ram_style='ultra' needs weights written at run time "
+                f"(URAM288 has no configuration-time initialisation on {fpgapart}), and run-"
+                f"time weight loading is off for this node; use 'block' or 'distributed'")
+        self.set_nodeattr("runtime_writeable_weights", int(self.runtime_writeable(fpgapart)))
         BirealRTLBackend.generate_hdl(self, model, fpgapart, clk)
+
+    def weight_file(self) -> str:
+        """WEIGHT_FILE of the core: the $readmemh file, "" when loaded at run time."""
+        return "" if self.runtime_writeable() else f"{self.onnx_node.name}_weights.mem"
+
+    def weight_mem_files(self, model) -> dict[str, str]:
+        """{weights .mem: text} for a ROM; {} for a run-time writeable memory (its words,
+        checked the same way, go out through load_beats)."""
+        words = self.weight_mem_words(model)
+        if self.runtime_writeable():
+            return {}
+        return {f"{self.onnx_node.name}_weights.mem": hex_lines(words, self.weight_mem_shape()[1])}
 
     def _part(self, fpgapart=None) -> str:
         return fpgapart or getattr(self, "_fpgapart", None) or self.DEFAULT_PART
@@ -117,7 +204,7 @@ class MVAUCoreMixin:
         part = self._part(fpgapart)
         style = self.get_nodeattr("ram_style")
         if style == "auto":
-            return M.choose(depth, width, part)
+            return M.choose(depth, width, part, rom=not self.get_nodeattr("weightLoad"))
         return M.map_style(depth, width, style, M.family(part))
 
     def extra_memories(self, fpgapart=None) -> list[M.MemMap]:
@@ -225,9 +312,10 @@ class XnorMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             "OB": self.out_bits(),
             "IN_W": self.get_instream_width_padded(0),
             "OUT_W": self.get_outstream_width_padded(0),
-            "WEIGHT_FILE": f"{name}_weights.mem",
+            "WEIGHT_FILE": self.weight_file(),
             "THRESH_FILE": f"{name}_thresholds.mem" if act else "",
             "RAM_STYLE": self.weight_memory().ram_style,
+            "WLOAD": int(self.runtime_writeable()),
             "THR_RAM_STYLE": self.threshold_memory().ram_style if act else "distributed",
         }
 
@@ -237,14 +325,8 @@ class XnorMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         self.check()
         name = self.onnx_node.name
         mw, mh = self.get_nodeattr("MW"), self.get_nodeattr("MH")
-        pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
-        w = model.get_initializer(self.onnx_node.input[1])
-        if w is None or tuple(w.shape) != (mw, mh):
-            raise ValueError(f"{name}: weights must be an initializer of shape ({mw}, {mh}), "
-                             f"got {None if w is None else tuple(w.shape)}")
-        if not np.isin(w, (0, 1)).all():
-            raise ValueError(f"{name}: BINARY weights must be 0/1, got values {np.unique(w)[:8]}")
-        files = {f"{name}_weights.mem": hex_lines(weight_words(w, pe, simd, 1), pe * simd)}
+        pe = self.get_nodeattr("PE")
+        files = self.weight_mem_files(model)
         if self.get_nodeattr("noActivation") == 0:
             t = model.get_initializer(self.onnx_node.input[2])
             if t is None or t.ndim != 2 or t.shape[1] != 1 or t.shape[0] not in (1, mh):
@@ -257,6 +339,18 @@ class XnorMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             ti = np.broadcast_to(ti, (mh,)).reshape(mh // pe, pe)
             files[f"{name}_thresholds.mem"] = hex_lines(pack_rows(ti, tw), pe * tw)
         return files
+
+    def weight_mem_words(self, model) -> list[int]:
+        """Weight memory words (NF*SF of PE*SIMD bits, weight_words) from the initializer."""
+        name = self.onnx_node.name
+        mw, mh = self.get_nodeattr("MW"), self.get_nodeattr("MH")
+        w = model.get_initializer(self.onnx_node.input[1])
+        if w is None or tuple(w.shape) != (mw, mh):
+            raise ValueError(f"{name}: weights must be an initializer of shape ({mw}, {mh}), "
+                             f"got {None if w is None else tuple(w.shape)}")
+        if not np.isin(w, (0, 1)).all():
+            raise ValueError(f"{name}: BINARY weights must be 0/1, got values {np.unique(w)[:8]}")
+        return weight_words(w, self.get_nodeattr("PE"), self.get_nodeattr("SIMD"), 1)
 
     # -- estimates ---------------------------------------------------------------------------
     def threshold_memory(self, fpgapart=None) -> M.MemMap:
@@ -294,10 +388,10 @@ class XnorMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
 
     def lut_estimation(self, fpgapart):
         """datapath_luts + ctrl_luts (replay buffer, output FIFO, counters) + memory_luts
-        (LUT ROMs of weights / thresholds, block RAM read muxes; hw.memory)."""
+        (LUT ROMs of weights / thresholds, block RAM read muxes; hw.memory) + wload_luts."""
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
         return int(self.datapath_luts() + self.ctrl_luts(simd, pe * self.out_bits())
-                   + self.memory_luts(fpgapart))
+                   + self.memory_luts(fpgapart) + self.wload_luts(fpgapart))
 
     def dsp_estimation(self, fpgapart):
         """No multipliers: 0."""

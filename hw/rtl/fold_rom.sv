@@ -23,5 +23,5 @@ module bireal_fold_rom #(
     else if (fire) fold <= (fold == FW'(FOLDS - 1)) ? '0 : fold + 1'b1;
   end
   bireal_rom #(.W(W), .DEPTH(FOLDS), .AW(FW), .MEM_FILE(MEM_FILE), .RAM_STYLE(RAM_STYLE)) mem (
-    .clk(clk), .en(en), .addr(fold), .q(q));
+    .clk(clk), .en(en), .addr(fold), .q(q), .we(1'b0), .waddr(fold), .wdata({W{1'b0}}));
 endmodule

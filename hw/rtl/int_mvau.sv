@@ -31,6 +31,8 @@ module bireal_int_mvau #(
   parameter WEIGHT_FILE = "",         // $readmemh file (no directory); "" = none
   parameter BIAS_FILE = "",           // per-channel bias, NF words of PE*OB bits; "" = no bias
   parameter RAM_STYLE = "auto",
+  parameter int WLOAD = 0,            // 1: weights written at run time through wl_in_V
+                                      // (wload.sv; WEIGHT_FILE unused), beats on to wl_out_V
   parameter MUL_STYLE = "dsp",        // "dsp": DSP48 products; "lut": LUT shift-and-add
   parameter int WREP = 1              // weights repeat every MW/WREP inputs (W[i] = W[i mod
                                       // MW/WREP]): the ROM holds NF*SF/WREP words
@@ -42,7 +44,13 @@ module bireal_int_mvau #(
   output wire               in0_V_TREADY,
   output wire [OUT_W-1:0]   out0_V_TDATA,
   output wire               out0_V_TVALID,
-  input  wire               out0_V_TREADY
+  input  wire               out0_V_TREADY,
+  input  wire [63:0]        wl_in_V_TDATA,      // weight load chain (WLOAD = 1)
+  input  wire               wl_in_V_TVALID,
+  output wire               wl_in_V_TREADY,
+  output wire [63:0]        wl_out_V_TDATA,
+  output wire               wl_out_V_TVALID,
+  input  wire               wl_out_V_TREADY
 );
   localparam int SF = MW / SIMD;
   localparam int NF = MH / PE;
@@ -68,9 +76,12 @@ module bireal_int_mvau #(
   wire [NFW-1:0] nfS;
   wire [PE*OB-1:0] res_out;
   reg res_v;
+  wire loaded;                                       // weights present (WLOAD: loaded)
+  wire we;
+  wire [AW-1:0] wwa;
   bireal_mvau_ctrl #(.SF(SF), .NF(NF), .XB(XB), .IN_W(IN_W), .RW(PE*OB), .OUT_W(OUT_W),
                      .PIPE(PIPE), .AW(AW), .NFW(NFW), .WSF(WSF)) ctrl (
-    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .go(loaded),
     .in0_V_TDATA(in0_V_TDATA), .in0_V_TVALID(in0_V_TVALID), .in0_V_TREADY(in0_V_TREADY),
     .out0_V_TDATA(out0_V_TDATA), .out0_V_TVALID(out0_V_TVALID), .out0_V_TREADY(out0_V_TREADY),
     .wa(wa), .x_q(x_a), .vS(vS), .firstS(firstS), .lastS(lastS), .nfS(nfS),
@@ -82,8 +93,24 @@ module bireal_int_mvau #(
   // stage B (block RAM / URAM only): the primitive's output register, x delayed alongside
   wire [PE*SIMD*W_BITS-1:0] w_d;
   wire [XB-1:0] x_q;
-  bireal_rom #(.W(PE*SIMD*W_BITS), .DEPTH(WD), .AW(AW), .OREG(W_OREG), .MEM_FILE(WEIGHT_FILE),
-               .RAM_STYLE(RAM_STYLE)) wrom (.clk(ap_clk), .en(1'b1), .addr(wa), .q(w_d));
+  // WLOAD = 1: the memory has a write port, filled at run time by bireal_wload (wload.sv)
+  // before the unit computes (loaded gates the fold control); else a ROM ($readmemh)
+  wire [PE*SIMD*W_BITS-1:0] wdata;
+  generate
+    if (WLOAD != 0) begin : g_wload
+      bireal_wload #(.W(PE*SIMD*W_BITS), .DEPTH(WD), .AW(AW)) wl (
+        .clk(ap_clk), .rst_n(ap_rst_n),
+        .s_TDATA(wl_in_V_TDATA), .s_TVALID(wl_in_V_TVALID), .s_TREADY(wl_in_V_TREADY),
+        .m_TDATA(wl_out_V_TDATA), .m_TVALID(wl_out_V_TVALID), .m_TREADY(wl_out_V_TREADY),
+        .we(we), .waddr(wwa), .wdata(wdata), .loaded(loaded));
+    end else begin : g_rom
+      assign we = 1'b0, wwa = '0, wdata = '0, loaded = 1'b1;
+      assign wl_in_V_TREADY = 1'b1, wl_out_V_TDATA = '0, wl_out_V_TVALID = 1'b0;
+    end
+  endgenerate
+  bireal_rom #(.W(PE*SIMD*W_BITS), .DEPTH(WD), .AW(AW), .OREG(W_OREG),
+               .MEM_FILE(WLOAD != 0 ? "" : WEIGHT_FILE), .RAM_STYLE(RAM_STYLE), .WR(WLOAD))
+    wrom (.clk(ap_clk), .en(1'b1), .addr(wa), .q(w_d), .we(we), .waddr(wwa), .wdata(wdata));
   bireal_delay #(.W(XB), .N(W_OREG)) xdel (.clk(ap_clk), .en(1'b1), .d(x_a), .q(x_q));
 
   // sum_{k0<=k<k1} b[k] * (a << k), bit W_BITS-1 of b with weight -2^(W_BITS-1) (two's

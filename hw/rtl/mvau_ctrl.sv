@@ -18,6 +18,8 @@
 //          whose data the core's datapath delivers PIPE-1 edges after stage A.
 // The core writes one result word per output fold (`res_v`, `res`) into the output FIFO.
 //
+// `go` = 0 holds the unit (no step is issued, the input is not ready): the core's weight
+// memory is still being loaded at run time (wload.sv); tie it to 1 otherwise.
 // Flow control is credit based: a step that completes an output word is only issued while
 // fewer than DEPTH output words are in flight or waiting, so the FIFO never overflows and
 // TREADY of the input never depends on TREADY of the output combinationally. DEPTH = LAT + 2
@@ -37,6 +39,7 @@ module bireal_mvau_ctrl #(
 ) (
   input  wire               ap_clk,
   input  wire               ap_rst_n,
+  input  wire               go,           // 0: hold (weights not loaded yet)
   input  wire [IN_W-1:0]    in0_V_TDATA,
   input  wire               in0_V_TVALID,
   output wire               in0_V_TREADY,
@@ -68,7 +71,7 @@ module bireal_mvau_ctrl #(
   wire last_step = (sf == SF - 1);
   wire credit = (pending < DEPTH);
   wire need_in = (nf == 0);
-  wire step_ok = !last_step || credit;
+  wire step_ok = go && (!last_step || credit);
   assign in0_V_TREADY = need_in && step_ok;
   wire fire = step_ok && (!need_in || in0_V_TVALID);
   wire out_hs = out0_V_TVALID && out0_V_TREADY;

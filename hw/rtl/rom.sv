@@ -7,18 +7,25 @@
 // Every other style goes to the ram_style / rom_style attributes (one branch per style: the
 // attribute is a constant on each declaration). Used by xnor_mvau.sv and int_mvau.sv (weights,
 // thresholds) and fold_rom.sv (per-fold constants).
+// WR = 1 adds a write port (mem[waddr] <= wdata at every edge with we = 1; a simple dual-port
+// RAM, read-first): the run-time weight load (wload.sv) of memories that have no bitstream
+// initialisation (RAM_STYLE "ultra": URAM288, UG573). With WR = 0 the write inputs are unused.
 module bireal_rom #(
   parameter integer W = 8,
   parameter integer DEPTH = 1,
   parameter integer AW = 1,
   parameter integer OREG = 0,
   parameter MEM_FILE = "",            // "": no contents (lets tools elaborate the defaults)
-  parameter RAM_STYLE = "auto"        // "auto" | "block" | "ultra" | "distributed"
+  parameter RAM_STYLE = "auto",       // "auto" | "block" | "ultra" | "distributed"
+  parameter integer WR = 0            // 1: write port (we, waddr, wdata)
 ) (
   input  wire clk,
   input  wire en,
   input  wire [AW-1:0] addr,
-  output wire [W-1:0] q
+  output wire [W-1:0] q,
+  input  wire we,
+  input  wire [AW-1:0] waddr,
+  input  wire [W-1:0] wdata
 );
   logic [W-1:0] rd;
   generate
@@ -33,24 +40,36 @@ module bireal_rom #(
         initial $readmemh(MEM_FILE, mem);
       end
       always_ff @(posedge clk) if (en) rd <= mem[addr];
+      if (WR != 0) begin : g_wr
+        always_ff @(posedge clk) if (we) mem[waddr] <= wdata;
+      end
     end else if (RAM_STYLE == "block") begin : g_bram
       (* ram_style = "block", rom_style = "block" *) logic [W-1:0] mem [0:DEPTH-1];
       if (MEM_FILE != "") begin : g_init
         initial $readmemh(MEM_FILE, mem);
       end
       always_ff @(posedge clk) if (en) rd <= mem[addr];
+      if (WR != 0) begin : g_wr
+        always_ff @(posedge clk) if (we) mem[waddr] <= wdata;
+      end
     end else if (RAM_STYLE == "ultra") begin : g_uram
       (* ram_style = "ultra", rom_style = "ultra" *) logic [W-1:0] mem [0:DEPTH-1];
       if (MEM_FILE != "") begin : g_init
         initial $readmemh(MEM_FILE, mem);
       end
       always_ff @(posedge clk) if (en) rd <= mem[addr];
+      if (WR != 0) begin : g_wr
+        always_ff @(posedge clk) if (we) mem[waddr] <= wdata;
+      end
     end else begin : g_auto
       (* ram_style = "auto" *) logic [W-1:0] mem [0:DEPTH-1];
       if (MEM_FILE != "") begin : g_init
         initial $readmemh(MEM_FILE, mem);
       end
       always_ff @(posedge clk) if (en) rd <= mem[addr];
+      if (WR != 0) begin : g_wr
+        always_ff @(posedge clk) if (we) mem[waddr] <= wdata;
+      end
     end
   endgenerate
   bireal_delay #(.W(W), .N(OREG)) oreg (.clk(clk), .en(en), .d(rd), .q(q));

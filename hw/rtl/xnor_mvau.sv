@@ -27,6 +27,8 @@ module bireal_xnor_mvau #(
   parameter WEIGHT_FILE = "",            // $readmemh files (no directory); "" = none
   parameter THRESH_FILE = "",
   parameter RAM_STYLE = "auto",
+  parameter int WLOAD = 0,            // 1: weights written at run time through wl_in_V
+                                      // (wload.sv; WEIGHT_FILE unused), beats on to wl_out_V
   parameter THR_RAM_STYLE = "distributed"
 ) (
   input  wire               ap_clk,
@@ -36,7 +38,13 @@ module bireal_xnor_mvau #(
   output wire               in0_V_TREADY,
   output wire [OUT_W-1:0]   out0_V_TDATA,
   output wire               out0_V_TVALID,
-  input  wire               out0_V_TREADY
+  input  wire               out0_V_TREADY,
+  input  wire [63:0]        wl_in_V_TDATA,      // weight load chain (WLOAD = 1)
+  input  wire               wl_in_V_TVALID,
+  output wire               wl_in_V_TREADY,
+  output wire [63:0]        wl_out_V_TDATA,
+  output wire               wl_out_V_TVALID,
+  input  wire               wl_out_V_TREADY
 );
   localparam int SF = MW / SIMD;
   localparam int NF = MH / PE;
@@ -60,9 +68,12 @@ module bireal_xnor_mvau #(
   wire [NFW-1:0] nfS;
   wire [PE*OB-1:0] res_out;
   reg res_v;
+  wire loaded;                                       // weights present (WLOAD: loaded)
+  wire we;
+  wire [AW-1:0] wwa;
   bireal_mvau_ctrl #(.SF(SF), .NF(NF), .XB(SIMD), .IN_W(IN_W), .RW(PE*OB), .OUT_W(OUT_W),
                      .PIPE(PIPE), .AW(AW), .NFW(NFW)) ctrl (
-    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n),
+    .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .go(loaded),
     .in0_V_TDATA(in0_V_TDATA), .in0_V_TVALID(in0_V_TVALID), .in0_V_TREADY(in0_V_TREADY),
     .out0_V_TDATA(out0_V_TDATA), .out0_V_TVALID(out0_V_TVALID), .out0_V_TREADY(out0_V_TREADY),
     .wa(wa), .x_q(x_a), .vS(vS), .firstS(firstS), .lastS(lastS), .nfS(nfS),
@@ -74,8 +85,24 @@ module bireal_xnor_mvau #(
   // stage B (block RAM / URAM only): the primitive's output register, x delayed alongside
   wire [PE*SIMD-1:0] w_d;
   wire [SIMD-1:0] x_q;
-  bireal_rom #(.W(PE*SIMD), .DEPTH(WD), .AW(AW), .OREG(W_OREG), .MEM_FILE(WEIGHT_FILE),
-               .RAM_STYLE(RAM_STYLE)) wrom (.clk(ap_clk), .en(1'b1), .addr(wa), .q(w_d));
+  // WLOAD = 1: the memory has a write port, filled at run time by bireal_wload (wload.sv)
+  // before the unit computes (loaded gates the fold control); else a ROM ($readmemh)
+  wire [PE*SIMD-1:0] wdata;
+  generate
+    if (WLOAD != 0) begin : g_wload
+      bireal_wload #(.W(PE*SIMD), .DEPTH(WD), .AW(AW)) wl (
+        .clk(ap_clk), .rst_n(ap_rst_n),
+        .s_TDATA(wl_in_V_TDATA), .s_TVALID(wl_in_V_TVALID), .s_TREADY(wl_in_V_TREADY),
+        .m_TDATA(wl_out_V_TDATA), .m_TVALID(wl_out_V_TVALID), .m_TREADY(wl_out_V_TREADY),
+        .we(we), .waddr(wwa), .wdata(wdata), .loaded(loaded));
+    end else begin : g_rom
+      assign we = 1'b0, wwa = '0, wdata = '0, loaded = 1'b1;
+      assign wl_in_V_TREADY = 1'b1, wl_out_V_TDATA = '0, wl_out_V_TVALID = 1'b0;
+    end
+  endgenerate
+  bireal_rom #(.W(PE*SIMD), .DEPTH(WD), .AW(AW), .OREG(W_OREG),
+               .MEM_FILE(WLOAD != 0 ? "" : WEIGHT_FILE), .RAM_STYLE(RAM_STYLE), .WR(WLOAD))
+    wrom (.clk(ap_clk), .en(1'b1), .addr(wa), .q(w_d), .we(we), .waddr(wwa), .wdata(wdata));
   bireal_delay #(.W(SIMD), .N(W_OREG)) xdel (.clk(ap_clk), .en(1'b1), .d(x_a), .q(x_q));
 
   // ---------------- XNOR popcount trees, one per PE lane ---------------------------------
@@ -133,7 +160,8 @@ module bireal_xnor_mvau #(
     end else begin : g_thr
       wire [PE*TW-1:0] thr_q;                          // threshold ROM (see rom.sv)
       bireal_rom #(.W(PE*TW), .DEPTH(NF), .AW(NFW), .MEM_FILE(THRESH_FILE),
-                   .RAM_STYLE(THR_RAM_STYLE)) trom (.clk(ap_clk), .en(1'b1), .addr(nfS), .q(thr_q));
+                   .RAM_STYLE(THR_RAM_STYLE)) trom (.clk(ap_clk), .en(1'b1), .addr(nfS), .q(thr_q),
+                   .we(1'b0), .waddr(nfS), .wdata({PE*TW{1'b0}}));
       for (p = 0; p < PE; p = p + 1) begin : g_o
         assign res_out[p] = ({1'b0, res[p*ACC_W +: ACC_W]} >= {1'b0, thr_q[p*TW +: TW]});
       end

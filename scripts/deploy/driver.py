@@ -9,6 +9,9 @@ Path of a batch (everything from config.json, no repo code on the board):
   pack:     NHWC codes -> first layer's folded shape (words_in, elems) per frame; element i of
             a word at bits [i*bits, (i+1)*bits) (two's complement); word = in_word_bytes
             little-endian bytes, back to back
+  weights:  (config.json weight_load, URAM builds only) weights.bin, uint64 beats, sent once
+            through its own MM2S DMA (axi_dma_wload) right after the overlay is loaded: the
+            URAM weight memories have no bitstream contents; a unit computes once loaded
   transfer: pynq: frames -> axi_gpio_frames ch.1, MM2S + S2MM DMA; sim: Verilator
   unpack:   out_word_bytes little-endian bytes per word (zero-extended) -> elements
   logits:   float32(outputs) * float32(host scale), flattened (the host tail of the graph)
@@ -128,6 +131,20 @@ class BirealAccelerator:
         """Indices of the k largest logits per row (ties: lower index first, like argmax)."""
         return np.argsort(-np.asarray(logits), axis=1, kind="stable")[:, :k]
 
+    def weight_blob(self):
+        """The weight-load beats (uint64) of weights.bin, None without URAM weights."""
+        wl = self.cfg.get("weight_load")
+        if not wl:
+            return None
+        f = self.dir / wl["file"]
+        if not f.is_file():
+            raise DeployError(f"{f} not found (config.json weight_load.file): the package is "
+                              "incomplete")
+        blob = np.fromfile(f, dtype="<u8")
+        if wl.get("beats") is not None and len(blob) != int(wl["beats"]):
+            raise DeployError(f"{f}: {len(blob)} beats, config.json says {wl['beats']}")
+        return blob
+
     # ---------------------------------------------------------------- accelerator
     def run_packed(self, ibuf: np.ndarray, n: int):
         """One transfer of n frames: (output buffer uint8, seconds) — see module doc."""
@@ -203,7 +220,34 @@ class _PynqBackend:
         self.dma, self.gpio = getattr(self.ol, ip["dma"]), getattr(self.ol, ip["frames_gpio"])
         self.gpio.mmio.write(0x4, 0)               # GPIO_TRI (channel 1): all outputs
         self.bufs: dict = {}
+        self.load_weights(bit)
         self.info = {"source": "measured on board: wall time of the DMA transfer (perf_counter)"}
+
+    MAX_DMA = (1 << 26) - 8                        # c_sg_length_width 26: bytes per transfer
+
+    def load_weights(self, bit):
+        """Send weights.bin once through the weight-load DMA (chunks of < 64 MB); the
+        accelerator holds every frame until its URAM weights are in."""
+        blob = self.acc.weight_blob()
+        if blob is None:
+            return
+        name = self.acc.cfg["weight_load"]["dma"]
+        if not hasattr(self.ol, name):
+            raise DeployError(f"{bit}: no IP named {name!r} (config.json weight_load.dma); "
+                              f"found {sorted(self.ol.ip_dict)}")
+        dma = getattr(self.ol, name)
+        buf = self.allocate(shape=(len(blob),), dtype=np.uint64)
+        buf[:] = blob
+        buf.flush()
+        step = self.MAX_DMA // 8
+        try:
+            for i in range(0, len(blob), step):
+                dma.sendchannel.transfer(buf[i:i + step])
+                dma.sendchannel.wait()
+        except Exception as e:
+            raise DeployError(f"weight load ({blob.nbytes} bytes through {name}) failed: {e}") from e
+        finally:
+            buf.freebuffer()
 
     def _buffers(self, n: int):
         if n not in self.bufs:
@@ -255,6 +299,10 @@ class _SimBackend:
             raise DeployError(f"{sim['build_dir']}: {self.d.words_out()} output words per "
                               f"frame, config.json says {acc.s['words_out']} (stale package)")
         self.timeout = max(100000, 50 * int(sim.get("est_cycles_per_frame") or 0))
+        self.wload = acc.weight_blob()             # every simulation starts from reset
+        if (self.wload is None) != (not self.d.st.wload):
+            raise DeployError(f"{sim['build_dir']}: the design's weight load and config.json "
+                              "weight_load disagree (stale package)")
         self.info = {}
 
     def run(self, ibuf: np.ndarray, n: int):
@@ -262,7 +310,8 @@ class _SimBackend:
         rows = ibuf.reshape(n * s["words_in"], s["in_word_bytes"])
         words = [int.from_bytes(r.tobytes(), "little") for r in rows]
         frames = [words[i:i + s["words_in"]] for i in range(0, len(words), s["words_in"])]
-        r = self.run_fn(self.d.exe, frames, s["words_out"], timeout_cycles=self.timeout)
+        r = self.run_fn(self.d.exe, frames, s["words_out"], timeout_cycles=self.timeout,
+                        wload=self.wload)
         if r.stalled or len(r.outputs) != n or any(len(o) != s["words_out"] for o in r.outputs):
             raise DeployError(f"simulation stalled after {len(r.outputs)}/{n} frames: {r.stall}")
         ob = b"".join(w.to_bytes(s["out_word_bytes"], "little") for o in r.outputs for w in o)
