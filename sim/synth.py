@@ -49,12 +49,45 @@ _NETTYPE = re.compile(r"^[ \t]*`default_nettype\b.*$", re.M)
 # finn-rtllib itself). thresholding.sv: a part-select `p.ptr[M-1:SN+1]` is reversed at stage 0
 # (only in a dead ternary branch, which Vivado accepts); yosys-slang stops with a location-less
 # "unsynthesizable feature". The shift-and-mask form is the same value for stage >= 1.
+#
+# fifo.sv's shift FIFO (DEPTH <= 33, e.g. a 432-bit x 24 FIFO in front of an XnorMVAU): Vivado
+# infers one SRLC32E per bit from the shift chain `A` read at `A[Ptr]` (SHREG_EXTRACT); Yosys
+# cannot (yosys-slang reads A[Ptr] as a $bmux, which xilinx_srl -variable does not match) and
+# builds DEPTH x WIDTH flip-flops plus a mux per bit: measured on that FIFO 5,210 LUT +
+# 10,388 FF instead of 432 SRLC32E + 25 LUT. The copy instantiates the SRLC32E per bit that
+# Vivado infers (same shift on `push`, same read address Ptr; tests/test_synth_srl.py
+# simulates the copy against the original), when the chain is <= 32 deep.
 SLANG_FIXUPS: dict[str, list[tuple[str, str]]] = {
     "thresholding.sv": [(
         "p.ptr[M-1:SN+1] < 2**stage - SCOPE_REDUCE",
         "((p.ptr >> (SN+1)) & ((1 << stage) - 1)) < 2**stage - SCOPE_REDUCE",
     )],
+    "fifo.sv": [(
+        '(* SHREG_EXTRACT = "yes" *) dat_t  A[DEPTH_IMPL];',
+        '(* SHREG_EXTRACT = "yes" *) dat_t  A[DEPTH_IMPL];\n'
+        '\t\tdat_t  SrlQ;  // sim.synth fixup: the SRLC32E per bit Vivado infers from A\n'
+        '\t\tif(DEPTH_IMPL <= 32) begin : genSrlPrim\n'
+        '\t\t\tfor(genvar  i = 0; i < $bits(dat_t); i++) begin : genBit\n'
+        '\t\t\t\tSRLC32E srl (.CLK(clk), .CE(push), .D(idat[i]),\n'
+        '\t\t\t\t\t.A(5\'(Ptr[$left(Ptr)-1:0])), .Q(SrlQ[i]), .Q31());\n'
+        '\t\t\tend : genBit\n'
+        '\t\tend : genSrlPrim\n'
+        '\t\telse begin : genSrlArr\n'
+        '\t\t\tassign  SrlQ = A[Ptr[$left(Ptr)-1:0]];\n'
+        '\t\tend : genSrlArr',
+    ), (
+        "B <= A[Ptr[$left(Ptr)-1:0]];",
+        "B <= SrlQ;",
+    )],
 }
+# appended to a fixed-up fifo.sv copy: the SRLC32E interface (Yosys' synth_xilinx reads its
+# own cell library over it)
+SRLC32E_STUB = """
+(* blackbox *)
+module SRLC32E #(parameter [31:0] INIT = 32'h0, parameter [0:0] IS_CLK_INVERTED = 1'b0) (
+\toutput Q, output Q31, input [4:0] A, input CE, input CLK, input D);
+endmodule
+"""
 
 
 class SynthError(RuntimeError):
@@ -118,6 +151,8 @@ def _apply_fixups(workdir: Path, names: list[str]) -> list[str]:
         text = _NETTYPE.sub("", text)
         for old, new in SLANG_FIXUPS.get(name, []):
             text = text.replace(old, new)
+        if "SRLC32E srl (" in text and "module SRLC32E" not in text:
+            text += SRLC32E_STUB
         if text != orig:
             path.write_text(text)
             done.append(name)
