@@ -40,9 +40,13 @@ def make_model(name, mw, mh, pe, simd, vecs, rng, idt="INT8", wdt="INT8", odt="I
 
 
 def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT24", bias=None,
-             ram_style="auto", res_type="auto", rep=1):
+             ram_style="auto", res_type="auto", rep=1, w=None, x=None, part="xc7z020clg400-1"):
+    """Simulate one node against the golden model; `w` (MW, MH) / `x` (vecs + [MW]) replace
+    the random weights / inputs (directed vectors)."""
     rng = np.random.default_rng(seed)
     model = make_model(f"imvau_{seed}", mw, mh, pe, simd, vecs, rng, idt=idt, odt=odt)
+    if w is not None:
+        model.set_initializer("weights", np.asarray(w, dtype=np.float32))
     node = model.graph.node[0]
     op = getCustomOp(node)
     if rep > 1:                    # a 2x2 conv made of avgpool + 1x1: the taps share weights
@@ -62,14 +66,15 @@ def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT
     intf = op.get_verilog_top_module_intf_names()
     assert [n for n, _ in intf["s_axis"]] == ["in0_V"] and [n for n, _ in intf["m_axis"]] == ["out0_V"]
     d = DataType[idt]
-    x = rng.integers(d.min(), d.max() + 1, list(vecs) + [mw])
-    x.reshape(-1)[:2] = [d.min(), d.max()]
-    x = x.astype(np.float32)
+    if x is None:
+        x = rng.integers(d.min(), d.max() + 1, list(vecs) + [mw])
+        x.reshape(-1)[:2] = [d.min(), d.max()]
+    x = np.asarray(x).astype(np.float32)
     y = execute_onnx(model, {"inp": x})["outp"]  # FINN's MVAU.execute_node (golden)
     assert np.array_equal(y, x @ model.get_initializer("weights") + (0 if bias is None else bias))
     ins = pack_words(x.reshape(-1, simd), d.bitwidth())
     outs = pack_words(y.reshape(-1, pe), DataType[odt].bitwidth())
-    op.generate_hdl(model, "xc7z020clg400-1", 10.0)
+    op.generate_hdl(model, part, 10.0)
     build = tmp_path / "sim"
     build.mkdir()
     for f in op.get_mem_file_list():
