@@ -92,3 +92,24 @@ def test_dsp2_choice_and_estimates():
     assert op.dsp2_problem(ZCU104) is None                  # 2*9+8+1 = 27 <= 27
     assert "27 bits x 9 bits exceeds the 25x18 multiplier" in op.dsp2_problem("xc7z020clg400-1")
     assert op.mul_style("xc7z020clg400-1") == "dsp" and op.dsp_estimation("xc7z020clg400-1") == 4
+
+
+@pytest.mark.parametrize("family,part", [("xcup", ZCU104), ("xc7", "xc7z020clg400-1")])
+def test_dsp2_yosys_dsp_count(tmp_path, family, part):
+    """Yosys synth_xilinx of a PE=4, SIMD=4 UINT8 x INT8 MVAU: one product per DSP48 maps to
+    PE*SIMD = 16 DSP48s, two per DSP48 to PE/2*SIMD = 8, with no more LUTs (measured:
+    xcup 359 -> 357 LUT, xc7 392 -> 380; Yosys packs pre-adder, registers and the 2^(K-1)
+    constant into DSP48E1, not into DSP48E2, whose registers and pre-adder it leaves in FFs and
+    carry chains, Vivado would not)."""
+    from sim.synth import synth_node
+    got = {}
+    for rt in ("auto", "dsp"):
+        m = make_model("ysy", 8, 4, 4, 4, [1], np.random.default_rng(0), idt="UINT8")
+        op = getCustomOp(m.graph.node[0])
+        op.set_nodeattr("resType", rt)
+        op.set_nodeattr("code_gen_dir_ipgen", str(tmp_path / rt / "gen"))
+        op.generate_hdl(m, part, 5.0)
+        got[op.mul_style(part)] = synth_node(op, m, tmp_path / rt / "syn", family)
+        assert got[op.mul_style(part)]["DSP"] == op.dsp_estimation(part)
+    assert got["dsp"]["DSP"] == 16 and got["dsp2"]["DSP"] == 8
+    assert got["dsp2"]["LUT"] <= got["dsp"]["LUT"]
