@@ -25,8 +25,8 @@ DSPs are over the cap at a folding, layers move, one at a time, first to two pro
 (resType "dsp", where IntMVAU_rtl.dsp2_problem allows it: PE even, operands within the
 family's multiplier; half the DSPs, no extra LUT), then to LUT multipliers (resType "lut"),
 each time the layer whose move leaves the lowest max(used_LUT / limit_LUT, used_DSP /
-limit_DSP), until the DSPs fit or no move lowers it (a design whose DSPs fit keeps one product
-per DSP48).
+limit_DSP) (then the fewest DSPs), until the DSPs fit or no move lowers that pair (a design
+whose DSPs fit keeps one product per DSP48).
 """
 from __future__ import annotations
 
@@ -148,9 +148,12 @@ class _Folder:
         multipliers (resType "lut"), while the DSPs are over the cap (module docstring);
         returns (pick, summary)."""
         def pressure(summ):
+            """(max used/limit of LUT and DSP, DSPs used): a move must lower the first or
+            keep it and lower the DSPs (packing adds no LUT: it applies even where the LUTs
+            are over their cap and dominate the ratio)."""
             f = summ["fit"]
-            return max(f[r]["used"] / f[r]["limit"] if f[r]["limit"] else math.inf
-                       for r in ("LUT", "DSP"))
+            return (max(f[r]["used"] / f[r]["limit"] if f[r]["limit"] else math.inf
+                        for r in ("LUT", "DSP")), f["DSP"]["used"])
         mults = {n.name: i for n, i in self.units if n.op_type == "IntMVAU_rtl"}
         for style in ("dsp", "lut"):
             while not s["fit"]["DSP"]["ok"]:

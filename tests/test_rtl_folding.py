@@ -39,6 +39,13 @@ def test_cheaper_multipliers_only_where_dsps_bind(hw_model):
     assert all(ops[n].dsp2_problem(small.part) is not None for n in luts)
     assert s2["bottleneck_cycles"] == s["bottleneck_cycles"]
     assert s2["totals"]["LUT"] > s["totals"]["LUT"] and s2["totals"]["DSP"] < s["totals"]["DSP"]
+    # LUTs over their cap and dominating the ratio (bireal18 on ZCU104): packing, which adds
+    # no LUT, still happens; LUT multipliers do not
+    tight = dataclasses.replace(small, name="small-lut-dsp", LUT=s["totals"]["LUT"] // 4)
+    pick3, s3 = _Folder(mapped, tight).balanced(target, tight.clock_mhz)
+    assert [n for n, c in pick3.items() if c.get("resType") == "dsp"] == packed
+    assert not any(c.get("resType") == "lut" for c in pick3.values())
+    assert s3["totals"]["DSP"] < s["totals"]["DSP"] and s3["totals"]["LUT"] == s["totals"]["LUT"]
     # the chosen multipliers travel to FINN's graph (folding_config.json)
     folded = g.apply(pick2, mapped)
     back = copy_back(hw_model, folded)
