@@ -20,10 +20,13 @@ at B = max cycles <= T, and the folding is redone at B so no unit is faster than
 A depthwise sliding window feeding a max pool streams the pool's channel folds: its SIMD is
 tied to the pool's PE (both chosen together).
 
-Multipliers of the 8-bit layers (IntMVAU_rtl): DSP48s by default; only when the DSPs are over
-the cap at a folding, layers move to LUT multipliers (resType "lut"), one at a time, each time
-the layer whose move leaves the lowest max(used_LUT / limit_LUT, used_DSP / limit_DSP), until
-the DSPs fit or no move lowers it (a design whose DSPs fit keeps all its DSP48s).
+Multipliers of the 8-bit layers (IntMVAU_rtl): one DSP48 per product by default; only when the
+DSPs are over the cap at a folding, layers move, one at a time, first to two products per DSP48
+(resType "dsp", where IntMVAU_rtl.dsp2_problem allows it: PE even, operands within the
+family's multiplier; half the DSPs, no extra LUT), then to LUT multipliers (resType "lut"),
+each time the layer whose move leaves the lowest max(used_LUT / limit_LUT, used_DSP /
+limit_DSP) (then the fewest DSPs), until the DSPs fit or no move lowers that pair (a design
+whose DSPs fit keeps one product per DSP48).
 """
 from __future__ import annotations
 
@@ -132,34 +135,41 @@ class _Folder:
 
     def balanced(self, target: int, clock_mhz: float):
         """(pick, summary) at `target`, refolded at the bottleneck it reaches, multipliers
-        chosen by with_lut_mults."""
+        chosen by with_cheaper_mults."""
         pick = self.choose(target)
         s = self.summary(pick, clock_mhz)
         if s["bottleneck_cycles"] < target:
             pick = self.choose(s["bottleneck_cycles"])
             s = self.summary(pick, clock_mhz)
-        return self.with_lut_mults(pick, s, clock_mhz)
+        return self.with_cheaper_mults(pick, s, clock_mhz)
 
-    def with_lut_mults(self, pick: dict, s: dict, clock_mhz: float):
-        """Move IntMVAU_rtl layers to LUT multipliers while the DSPs are over the cap (module
-        docstring); returns (pick, summary)."""
+    def with_cheaper_mults(self, pick: dict, s: dict, clock_mhz: float):
+        """Move IntMVAU_rtl layers to two products per DSP48 (resType "dsp"), then to LUT
+        multipliers (resType "lut"), while the DSPs are over the cap (module docstring);
+        returns (pick, summary)."""
         def pressure(summ):
+            """(max used/limit of LUT and DSP, DSPs used): a move must lower the first or
+            keep it and lower the DSPs (packing adds no LUT: it applies even where the LUTs
+            are over their cap and dominate the ratio)."""
             f = summ["fit"]
-            return max(f[r]["used"] / f[r]["limit"] if f[r]["limit"] else math.inf
-                       for r in ("LUT", "DSP"))
-        mults = [n.name for n, _ in self.units if n.op_type == "IntMVAU_rtl"]
-        while not s["fit"]["DSP"]["ok"]:
-            best = None
-            for name in mults:
-                if pick.get(name, {}).get("resType") == "lut":
-                    continue
-                trial = {**pick, name: {**pick.get(name, {}), "resType": "lut"}}
-                ts = self.summary(trial, clock_mhz)
-                if best is None or pressure(ts) < pressure(best[1]):
-                    best = (trial, ts)
-            if best is None or pressure(best[1]) >= pressure(s):
-                break
-            pick, s = best
+            return (max(f[r]["used"] / f[r]["limit"] if f[r]["limit"] else math.inf
+                        for r in ("LUT", "DSP")), f["DSP"]["used"])
+        mults = {n.name: i for n, i in self.units if n.op_type == "IntMVAU_rtl"}
+        for style in ("dsp", "lut"):
+            while not s["fit"]["DSP"]["ok"]:
+                self.apply(pick)                # the legality of "dsp" at pick's PE
+                cands = [name for name, i in mults.items()
+                         if pick.get(name, {}).get("resType") not in (style, "lut")
+                         and (style == "lut" or i.dsp2_problem(self.b.part) is None)]
+                best = None
+                for name in cands:
+                    trial = {**pick, name: {**pick.get(name, {}), "resType": style}}
+                    ts = self.summary(trial, clock_mhz)
+                    if best is None or pressure(ts) < pressure(best[1]):
+                        best = (trial, ts)
+                if best is None or pressure(best[1]) >= pressure(s):
+                    break
+                pick, s = best
         self.apply(pick)
         return pick, s
 
@@ -331,8 +341,8 @@ def copy_back(finn_model, folded_mapped):
     parallel_window goes to the FINN node producing the same output tensor and to the one
     consuming the same input (the head of a fused chain), where the value is legal there.
     The result, saved as folding_config.json, rebuilds the same units through --folding
-    (a fused unit takes the largest PE of what it replaces); an IntMVAU's resType (LUT or DSP
-    multipliers) goes to its MVAU."""
+    (a fused unit takes the largest PE of what it replaces); an IntMVAU's resType (LUT
+    multipliers, two or one product per DSP48) goes to its MVAU."""
     out = copy.deepcopy(finn_model)
     prod = {n.output[0]: n for n in out.graph.node if is_fpgadataflow_node(n)}
     cons = {}

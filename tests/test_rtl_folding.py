@@ -16,27 +16,41 @@ def _mapped(hw_model, part):
         return map_rtl(hw_model, part)[0]
 
 
-def test_lut_multipliers_only_where_dsps_bind(hw_model):
+def test_cheaper_multipliers_only_where_dsps_bind(hw_model):
+    """DSPs fit: one product per DSP48. Half the DSPs: two products per DSP48 (resType dsp)
+    where dsp2_problem allows it (the stem, PE 4, 8-bit operands), LUT multipliers for the
+    rest (the downsample conv's 10-bit input makes a 27-bit packed operand: over DSP48E1's
+    25)."""
     pynq = get_board("pynq-z2")
     mapped = _mapped(hw_model, pynq.part)
     target = 8_000
     f = _Folder(mapped, pynq)
     pick, s = f.balanced(target, pynq.clock_mhz)
     assert s["fit"]["DSP"]["ok"]
-    assert not any(c.get("resType") == "lut" for c in pick.values())   # DSPs fit: all DSP48
+    assert not any(c.get("resType") in ("dsp", "lut") for c in pick.values())
     small = dataclasses.replace(pynq, name="small-dsp", DSP=s["totals"]["DSP"] // 2)
     g = _Folder(mapped, small)
     pick2, s2 = g.balanced(target, small.clock_mhz)
+    packed = [n for n, c in pick2.items() if c.get("resType") == "dsp"]
     luts = [n for n, c in pick2.items() if c.get("resType") == "lut"]
-    assert luts and s2["fit"]["DSP"]["ok"], s2["fit"]
+    assert packed and luts and s2["fit"]["DSP"]["ok"], s2["fit"]
+    ops = {n.name: getCustomOp(n) for n in g.m.graph.node}
+    assert all(ops[n].mul_style(small.part) == "dsp2" for n in packed)
+    assert all(ops[n].dsp2_problem(small.part) is not None for n in luts)
     assert s2["bottleneck_cycles"] == s["bottleneck_cycles"]
     assert s2["totals"]["LUT"] > s["totals"]["LUT"] and s2["totals"]["DSP"] < s["totals"]["DSP"]
+    # LUTs over their cap and dominating the ratio (bireal18 on ZCU104): packing, which adds
+    # no LUT, still happens; LUT multipliers do not
+    tight = dataclasses.replace(small, name="small-lut-dsp", LUT=s["totals"]["LUT"] // 4)
+    pick3, s3 = _Folder(mapped, tight).balanced(target, tight.clock_mhz)
+    assert [n for n, c in pick3.items() if c.get("resType") == "dsp"] == packed
+    assert not any(c.get("resType") == "lut" for c in pick3.values())
+    assert s3["totals"]["DSP"] < s["totals"]["DSP"] and s3["totals"]["LUT"] == s["totals"]["LUT"]
     # the chosen multipliers travel to FINN's graph (folding_config.json)
     folded = g.apply(pick2, mapped)
     back = copy_back(hw_model, folded)
-    mv = [n for n in back.graph.node if n.op_type == "MVAU"
-          and getCustomOp(n).get_nodeattr("resType") == "lut"]
-    assert len(mv) == len(luts)
+    mv = [getCustomOp(n).get_nodeattr("resType") for n in back.graph.node if n.op_type == "MVAU"]
+    assert mv.count("lut") == len(luts) and mv.count("dsp") == len(packed)
 
 
 def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):

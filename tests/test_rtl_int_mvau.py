@@ -40,9 +40,15 @@ def make_model(name, mw, mh, pe, simd, vecs, rng, idt="INT8", wdt="INT8", odt="I
 
 
 def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT24", bias=None,
-             ram_style="auto", res_type="auto", rep=1, wload=False, extra_beats=0):
+             ram_style="auto", res_type="auto", rep=1, wload=False, extra_beats=0, w=None,
+             x=None, part=None):
+    """Simulate one node against the golden model; `w` (MW, MH) / `x` (vecs + [MW]) replace
+    the random weights / inputs (directed vectors); part: default ZCU104's with `wload`
+    (URAM), else PYNQ-Z2's."""
     rng = np.random.default_rng(seed)
     model = make_model(f"imvau_{seed}", mw, mh, pe, simd, vecs, rng, idt=idt, odt=odt)
+    if w is not None:
+        model.set_initializer("weights", np.asarray(w, dtype=np.float32))
     node = model.graph.node[0]
     op = getCustomOp(node)
     if rep > 1:                    # a 2x2 conv made of avgpool + 1x1: the taps share weights
@@ -60,14 +66,15 @@ def run_case(tmp_path, mw, mh, pe, simd, vecs, stall, seed, idt="INT8", odt="INT
     assert isinstance(op, IntMVAU_rtl)
     op.set_nodeattr("code_gen_dir_ipgen", str(tmp_path / "gen"))
     op.verify_node()
-    part = "xczu7ev-ffvc1156-2-e" if wload else "xc7z020clg400-1"
+    part = part or ("xczu7ev-ffvc1156-2-e" if wload else "xc7z020clg400-1")
     intf = op.get_verilog_top_module_intf_names()
     assert [n for n, _ in intf["s_axis"]] == ["in0_V"] + (["wl_in_V"] if wload else [])
     assert [n for n, _ in intf["m_axis"]] == ["out0_V"] + (["wl_out_V"] if wload else [])
     d = DataType[idt]
-    x = rng.integers(d.min(), d.max() + 1, list(vecs) + [mw])
-    x.reshape(-1)[:2] = [d.min(), d.max()]
-    x = x.astype(np.float32)
+    if x is None:
+        x = rng.integers(d.min(), d.max() + 1, list(vecs) + [mw])
+        x.reshape(-1)[:2] = [d.min(), d.max()]
+    x = np.asarray(x).astype(np.float32)
     y = execute_onnx(model, {"inp": x})["outp"]  # FINN's MVAU.execute_node (golden)
     assert np.array_equal(y, x @ model.get_initializer("weights") + (0 if bias is None else bias))
     ins = pack_words(x.reshape(-1, simd), d.bitwidth())

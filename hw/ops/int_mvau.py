@@ -5,8 +5,14 @@ on this project's RTL core hw/rtl/int_mvau.sv.
                                                bias: node attribute, default none = 0)
 
 x: integer inputDataType (UINT8 stem image or INT8), W: signed integer weightDataType (INT8).
-Products: one DSP48 each (resType "dsp" or "auto"), or LUT shift-and-add multipliers
-(resType "lut", RTL MUL_STYLE "lut"; hw.rtl_folding picks it per layer where DSPs bind).
+Products (resType, FINN's attribute, so folding files carry the choice):
+  "auto": one DSP48 per product (RTL MUL_STYLE "dsp");
+  "dsp":  two products per DSP48 (MUL_STYLE "dsp2", Xilinx WP486 packing, mul2.sv): PE lanes
+          2q, 2q+1 share x[s], P = x*(W[s,2q+1]*2^K + W[s,2q]) + 2^(K-1), K = IN_BITS+W_BITS;
+          needs PE even and the packed operand (2*W_BITS + IN_BITS + 1 bits) within the
+          family's multiplier (DSP48E1 25x18, DSP48E2 27x18), else one per DSP48 as "auto";
+  "lut":  LUT shift-and-add multipliers (MUL_STYLE "lut").
+hw.rtl_folding picks "dsp", then "lut", per layer where DSPs bind.
 Weights live in on-chip memory inside the core ($readmemh); no weight stream. Shapes, widths,
 folding, get_exp_cycles and the numpy golden model come from FINN's MVAU.
 """
@@ -25,12 +31,16 @@ from hw.ops.base import BirealRTLBackend, hex_lines
 from hw import memory as M
 from hw.ops.xnor_mvau import MVAUCoreMixin, check_folding, weight_words
 
+# (packed operand A incl. pre-adder, operand B) bits of the DSP multiplier per family
+DSP_MULT_BITS = {"xc7": (25, 18), "xcup": (27, 18)}          # DSP48E1 25x18, DSP48E2 27x18
+
 
 class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
     """Fixed-point MVAU (multiply-accumulate); see module docstring."""
 
     core_sv = "int_mvau.sv"
     core_module = "bireal_int_mvau"
+    rtl_deps = MVAUCoreMixin.rtl_deps + ("mul2.sv",)
 
     def __init__(self, onnx_node, **kwargs):
         super().__init__(onnx_node, **kwargs)
@@ -114,14 +124,33 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             "WEIGHT_FILE": self.weight_file(),
             "BIAS_FILE": f"{self.onnx_node.name}_bias.mem" if self.bias() is not None else "",
             "RAM_STYLE": self.weight_memory().ram_style,
-            "MUL_STYLE": self.mul_style(),
+            "MUL_STYLE": self.mul_style(),            # the part of generate_hdl (_part)
             "WREP": self.weight_repeat(),
             "WLOAD": int(self.runtime_writeable()),
         }
 
-    def mul_style(self) -> str:
-        """'lut' (resType lut: LUT multipliers) or 'dsp' (resType dsp / auto: DSP48s)."""
-        return "lut" if self.get_nodeattr("resType") == "lut" else "dsp"
+    def mul_style(self, fpgapart=None) -> str:
+        """RTL MUL_STYLE: 'lut' (resType lut), 'dsp2' (resType dsp where dsp2_problem is None:
+        two products per DSP48), else 'dsp' (one per DSP48)."""
+        rt = self.get_nodeattr("resType")
+        if rt == "lut":
+            return "lut"
+        return "dsp2" if rt == "dsp" and self.dsp2_problem(fpgapart) is None else "dsp"
+
+    def dsp2_problem(self, fpgapart=None) -> str | None:
+        """Why two products cannot share one DSP48 on `fpgapart`'s family, or None: PE must be
+        even and the packed operand W_BITS + K + 1 = 2*W_BITS + IN_BITS + 1 bits (pre-adder
+        W[hi]*2^K + W[lo]) and x (IN_BITS + 1 bits) must fit the multiplier (DSP_MULT_BITS)."""
+        pe = self.get_nodeattr("PE")
+        ib, wb = self.get_input_datatype(0).bitwidth(), self.get_input_datatype(1).bitwidth()
+        part = self._part(fpgapart)
+        amax, bmax = DSP_MULT_BITS[M.family(part)]
+        if pe % 2:
+            return f"PE={pe} is odd"
+        if 2 * wb + ib + 1 > amax or ib + 1 > bmax:
+            return (f"packed operand {2 * wb + ib + 1} bits x {ib + 1} bits exceeds the "
+                    f"{amax}x{bmax} multiplier of {part}")
+        return None
 
     def mem_files(self, model) -> dict[str, str]:
         """weights: NF*SF words of PE*SIMD elements of W_BITS bits (two's complement); checks
@@ -191,12 +220,14 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         return (self.get_input_datatype(0).bitwidth() + 1 + self.get_input_datatype(1).bitwidth()
                 + (simd - 1).bit_length())
 
-    def datapath_luts(self) -> int:
+    def datapath_luts(self, fpgapart=None) -> int:
         """LUTs of the products' adder trees and accumulators, per PE lane: level l >= 1 adds
         pairs of (PW+l-1)-bit sums (PW = IN_BITS+1+W_BITS), PW+l LUTs each (carry chain);
         the accumulator OB LUTs (none when SF = 1 and there is no bias: acc = psum). The
         products are DSP48s with their registers (AREG/BREG, MREG, PREG): no LUTs; or LUT
-        multipliers (mul_style 'lut'): mult_luts() each."""
+        multipliers (mul_style 'lut'): mult_luts() each; two products per DSP48 (mul_style
+        'dsp2'): no LUTs either (pre-adder, product and the 2^(K-1) borrow correction are in
+        the DSP48; the unpack is wiring and one inverter that folds into the first adder)."""
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
         sf, _ = check_folding(self)
         pw = self.get_input_datatype(0).bitwidth() + 1 + self.get_input_datatype(1).bitwidth()
@@ -205,7 +236,7 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             tree += (n // 2) * (pw + lvl)
             n, lvl = -(-n // 2), lvl + 1
         acc = self.get_output_datatype().bitwidth() if (sf > 1 or self.bias() is not None) else 0
-        mul = simd * self.mult_luts() if self.mul_style() == "lut" else 0
+        mul = simd * self.mult_luts() if self.mul_style(fpgapart) == "lut" else 0
         return pe * (tree + acc + mul)
 
     def mult_luts(self) -> int:
@@ -220,14 +251,17 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         (weight LUT ROM or block RAM read muxes, bias ROM; hw.memory)."""
         pe, simd = self.get_nodeattr("PE"), self.get_nodeattr("SIMD")
         ob, ib = self.get_output_datatype().bitwidth(), self.get_input_datatype(0).bitwidth()
-        return int(self.datapath_luts() + self.ctrl_luts(simd * ib, pe * ob)
+        return int(self.datapath_luts(fpgapart) + self.ctrl_luts(simd * ib, pe * ob)
                    + self.memory_luts(fpgapart) + self.wload_luts(fpgapart))
 
     def dsp_estimation(self, fpgapart):
-        """One DSP48 per product: PE*SIMD (0 with LUT multipliers)."""
-        if self.mul_style() == "lut":
+        """One DSP48 per product: PE*SIMD; ceil(PE/2)*SIMD with two per DSP48 (mul_style
+        'dsp2'); 0 with LUT multipliers."""
+        style = self.mul_style(fpgapart)
+        if style == "lut":
             return 0
-        return self.get_nodeattr("PE") * self.get_nodeattr("SIMD")
+        pe = self.get_nodeattr("PE")
+        return (-(-pe // 2) if style == "dsp2" else pe) * self.get_nodeattr("SIMD")
 
 
 def repeat_of(w: np.ndarray) -> int:

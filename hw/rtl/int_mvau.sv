@@ -15,8 +15,10 @@
 // (AREG/BREG), product (MREG) and output (PREG) registers (MUL_STYLE "dsp"), or in LUTs
 // (MUL_STYLE "lut": shift-and-add, p = sum_{k<W-1} b[k]*(a<<k) - b[W-1]*(a<<(W-1)), the two
 // halves of the partial products summed in the MREG stage, their sum in the PREG stage, no `*`
-// and use_dsp = "no", so no tool infers a DSP48) -> adder tree per PE (a register every second
-// level) -> accumulator (mod 2^OB) -> output FIFO (in bireal_mvau_ctrl).
+// and use_dsp = "no", so no tool infers a DSP48), or two products per DSP48 (MUL_STYLE "dsp2",
+// PE even: lanes 2q, 2q+1 share x[s], P = x*(W[s][2q+1]*2^K + W[s][2q]) + 2^(K-1) in one
+// multiplier with the same registers and latency, bireal_mul2 in mul2.sv) -> adder tree per PE
+// (a register every second level) -> accumulator (mod 2^OB) -> output FIFO (bireal_mvau_ctrl).
 module bireal_int_mvau #(
   parameter int MW = 16,
   parameter int MH = 4,
@@ -33,7 +35,8 @@ module bireal_int_mvau #(
   parameter RAM_STYLE = "auto",
   parameter int WLOAD = 0,            // 1: weights written at run time through wl_in_V
                                       // (wload.sv; WEIGHT_FILE unused), beats on to wl_out_V
-  parameter MUL_STYLE = "dsp",        // "dsp": DSP48 products; "lut": LUT shift-and-add
+  parameter MUL_STYLE = "dsp",        // "dsp": DSP48 products; "lut": LUT shift-and-add;
+                                      // "dsp2": two products per DSP48 (PE even)
   parameter int WREP = 1              // weights repeat every MW/WREP inputs (W[i] = W[i mod
                                       // MW/WREP]): the ROM holds NF*SF/WREP words
 ) (
@@ -68,6 +71,15 @@ module bireal_int_mvau #(
   localparam int W_OREG = (RAM_STYLE == "distributed") ? 0 : 1;
   // stage A .. psum: A, [B], multiplier input registers (DSP A/B), M, P, tree levels >= 1
   localparam int PIPE = 1 + W_OREG + 2 + TREE_LAT;
+
+  generate
+    if (MUL_STYLE != "dsp" && MUL_STYLE != "lut" && MUL_STYLE != "dsp2") begin : g_bad_style
+      $error("bireal_int_mvau: MUL_STYLE must be \"dsp\", \"lut\" or \"dsp2\"");
+    end
+    if (MUL_STYLE == "dsp2" && PE % 2 != 0) begin : g_bad_pe
+      $error("bireal_int_mvau: MUL_STYLE \"dsp2\" needs an even PE");
+    end
+  endgenerate
 
   // ---------------- issue, replay, flags, output FIFO (mvau_ctrl.sv) --------------------
   wire [AW-1:0] wa;
@@ -130,45 +142,66 @@ module bireal_int_mvau #(
     return s;
   endfunction
 
-  // ---------------- products and adder trees, one per PE lane ---------------------------
-  // level 0: the SIMD products (registered), then bireal_adder_tree (adder_tree.sv):
+  // ---------------- products: pr[(p*SIMD + j)*PW +: PW] = x[j] * W[j][p] (registered) -------
+  wire [PE*SIMD*PW-1:0] pr;
+  genvar p, j;
+  generate
+    if (MUL_STYLE == "dsp2") begin : g_dsp2
+      // PE lanes 2q, 2q+1 share x[j]: one packed multiplier (one DSP48) per pair (mul2.sv)
+      for (p = 0; p < PE; p = p + 2) begin : g_pair
+        for (j = 0; j < SIMD; j = j + 1) begin : g_mul
+          bireal_mul2 #(.IN_BITS(IN_BITS), .IN_SIGNED(IN_SIGNED), .W_BITS(W_BITS), .PW(PW)) m (
+            .clk(ap_clk), .x(x_q[j*IN_BITS +: IN_BITS]),
+            .wl(w_d[(p*SIMD + j)*W_BITS +: W_BITS]), .wh(w_d[((p+1)*SIMD + j)*W_BITS +: W_BITS]),
+            .lo(pr[(p*SIMD + j)*PW +: PW]), .hi(pr[((p+1)*SIMD + j)*PW +: PW]));
+        end
+      end
+    end else begin : g_one
+      for (p = 0; p < PE; p = p + 1) begin : g_pe
+        for (j = 0; j < SIMD; j = j + 1) begin : g_mul
+          // one multiplier per product, registered as a DSP48 wants it: input registers
+          // (AREG/BREG), product register (MREG), output register (PREG)
+          wire [IN_BITS-1:0] xr = x_q[j*IN_BITS +: IN_BITS];
+          wire signed [IN_BITS:0] xs = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
+          wire signed [W_BITS-1:0] ws = w_d[(p*SIMD + j)*W_BITS +: W_BITS];
+          reg signed [IN_BITS:0] ma;
+          reg signed [W_BITS-1:0] mb;
+          always @(posedge ap_clk) begin
+            ma <= xs;
+            mb <= ws;
+          end
+          if (MUL_STYLE == "lut") begin : g_lutmul
+            // partial products k < H in mlo, k >= H in mhi (bit W_BITS-1 weighs -2^(W_BITS-1))
+            localparam int H = W_BITS / 2;
+            (* use_dsp = "no" *) reg signed [PW-1:0] mlo, mhi, mp;
+            always @(posedge ap_clk) begin
+              mlo <= pp_sum(ma, mb, 0, H);
+              mhi <= pp_sum(ma, mb, H, W_BITS);
+              mp <= mlo + mhi;
+            end
+            assign pr[(p*SIMD + j)*PW +: PW] = mp;
+          end else begin : g_dspmul
+            reg signed [PW-1:0] mm, mp;
+            always @(posedge ap_clk) begin
+              mm <= ma * mb;
+              mp <= mm;
+            end
+            assign pr[(p*SIMD + j)*PW +: PW] = mp;
+          end
+        end
+      end
+    end
+  endgenerate
+
+  // ---------------- adder trees, one per PE lane ------------------------------------------
+  // leaves: the SIMD registered products, then bireal_adder_tree (adder_tree.sv):
   // TREE_LAT = (NL+1)/2 + 1 register stages.
   wire [PE*SW-1:0] psum;                             // registered tree outputs (signed)
-  genvar p, j;
   generate
     for (p = 0; p < PE; p = p + 1) begin : g_pe
       wire [SIMD*SW-1:0] t;                          // the SIMD products (tree leaves)
-      for (j = 0; j < SIMD; j = j + 1) begin : g_mul
-        // one multiplier per product, registered as a DSP48 wants it: input registers
-        // (AREG/BREG), product register (MREG), output register (PREG)
-        wire [IN_BITS-1:0] xr = x_q[j*IN_BITS +: IN_BITS];
-        wire signed [IN_BITS:0] xs = IN_SIGNED ? {xr[IN_BITS-1], xr} : {1'b0, xr};
-        wire signed [W_BITS-1:0] ws = w_d[(p*SIMD + j)*W_BITS +: W_BITS];
-        reg signed [IN_BITS:0] ma;
-        reg signed [W_BITS-1:0] mb;
-        wire signed [PW-1:0] prod;                   // registered product (PREG stage)
-        always @(posedge ap_clk) begin
-          ma <= xs;
-          mb <= ws;
-        end
-        if (MUL_STYLE == "lut") begin : g_lutmul
-          // partial products k < H in mlo, k >= H in mhi (bit W_BITS-1 weighs -2^(W_BITS-1))
-          localparam int H = W_BITS / 2;
-          (* use_dsp = "no" *) reg signed [PW-1:0] mlo, mhi, mp;
-          always @(posedge ap_clk) begin
-            mlo <= pp_sum(ma, mb, 0, H);
-            mhi <= pp_sum(ma, mb, H, W_BITS);
-            mp <= mlo + mhi;
-          end
-          assign prod = mp;
-        end else begin : g_dspmul
-          reg signed [PW-1:0] mm, mp;
-          always @(posedge ap_clk) begin
-            mm <= ma * mb;
-            mp <= mm;
-          end
-          assign prod = mp;
-        end
+      for (j = 0; j < SIMD; j = j + 1) begin : g_leaf
+        wire signed [PW-1:0] prod = pr[(p*SIMD + j)*PW +: PW];
         wire signed [SW-1:0] rx = prod;              // sign-extended
         assign t[j*SW +: SW] = rx;
       end
