@@ -62,7 +62,9 @@ def check_tcl(d: Path, board: str):
         assert any(f.endswith("/hw/rtl/" + sv) for f in added), sv
     internal = sum(1 for n in rtl.graph.node for i in n.input
                    if rtl.find_producer(i) is not None)       # stream edges, not parameters
-    assert stitch.count("connect_bd_intf_net") == internal
+    # + the weight-load chain's unit-to-unit links (URAM weights, hw.vivado)
+    chain = (res.get("weight_load") or {}).get("units") or []
+    assert stitch.count("connect_bd_intf_net") == internal + max(len(chain) - 1, 0)
     assert "ipx::package_project" in stitch and "-module bireal_accel" in stitch
     # shell: FINN's template filled for this board
     name, board_part, family = SHELL_BOARD[board]
@@ -79,7 +81,11 @@ def check_tcl(d: Path, board: str):
                  "bireal_accel/m_axis_0] [get_bd_intf_pins axi_dma_0/S_AXIS_S2MM]",
                  "[get_bd_pins axi_gpio_frames/gpio_io_o] [get_bd_pins bireal_accel/frames]"):
         assert conn in shell, conn
-    assert "set NUM_AXILITE 2\nset NUM_AXIMM 2\n" in shell
+    n_axi = 3 if chain else 2           # + axi_dma_wload (lite + MM2S) with URAM weights
+    assert f"set NUM_AXILITE {n_axi}\nset NUM_AXIMM {n_axi}\n" in shell
+    if chain:
+        assert ("connect_bd_intf_net [get_bd_intf_pins axi_dma_wload/M_AXIS_MM2S] "
+                "[get_bd_intf_pins bireal_accel/s_axis_wload]") in shell
 
 
 def test_tcl_pynq_z2_without_vivado(compiled_tiny, tmp_path, monkeypatch, capsys):
