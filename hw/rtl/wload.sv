@@ -68,3 +68,49 @@ module bireal_wload #(
     .clk(clk), .rst_n(rst_n), .in_data(s_TDATA), .in_valid(s_TVALID && loaded),
     .en(pass_en), .out_data(m_TDATA), .out_valid(m_TVALID), .out_ready(m_TREADY));
 endmodule
+
+// bireal_weight_mem: an MVAU's weight memory, q <= mem[addr] (+ OREG output register; see
+// rom.sv). WLOAD = 0: a ROM with MEM_FILE's contents, loaded = 1 from reset, the load chain
+// unused (its input always ready, nothing out). WLOAD = 1: no bitstream contents; the memory
+// gets a write port filled by bireal_wload from the chain (wl_in -> wl_out) and `loaded`
+// rises once it is full. Shared by xnor_mvau.sv and int_mvau.sv.
+module bireal_weight_mem #(
+  parameter integer W = 8,
+  parameter integer DEPTH = 1,
+  parameter integer AW = 1,
+  parameter integer OREG = 0,
+  parameter MEM_FILE = "",
+  parameter RAM_STYLE = "auto",
+  parameter integer WLOAD = 0
+) (
+  input  wire           clk,
+  input  wire           rst_n,
+  input  wire [AW-1:0]  addr,
+  output wire [W-1:0]   q,
+  output wire           loaded,
+  input  wire [63:0]    wl_in_TDATA,
+  input  wire           wl_in_TVALID,
+  output wire           wl_in_TREADY,
+  output wire [63:0]    wl_out_TDATA,
+  output wire           wl_out_TVALID,
+  input  wire           wl_out_TREADY
+);
+  wire we;
+  wire [AW-1:0] waddr;
+  wire [W-1:0] wdata;
+  generate
+    if (WLOAD != 0) begin : g_wload
+      bireal_wload #(.W(W), .DEPTH(DEPTH), .AW(AW)) wl (
+        .clk(clk), .rst_n(rst_n),
+        .s_TDATA(wl_in_TDATA), .s_TVALID(wl_in_TVALID), .s_TREADY(wl_in_TREADY),
+        .m_TDATA(wl_out_TDATA), .m_TVALID(wl_out_TVALID), .m_TREADY(wl_out_TREADY),
+        .we(we), .waddr(waddr), .wdata(wdata), .loaded(loaded));
+    end else begin : g_rom
+      assign we = 1'b0, waddr = '0, wdata = '0, loaded = 1'b1;
+      assign wl_in_TREADY = 1'b1, wl_out_TDATA = '0, wl_out_TVALID = 1'b0;
+    end
+  endgenerate
+  bireal_rom #(.W(W), .DEPTH(DEPTH), .AW(AW), .OREG(OREG),
+               .MEM_FILE(WLOAD != 0 ? "" : MEM_FILE), .RAM_STYLE(RAM_STYLE), .WR(WLOAD))
+    mem (.clk(clk), .en(1'b1), .addr(addr), .q(q), .we(we), .waddr(waddr), .wdata(wdata));
+endmodule

@@ -69,8 +69,6 @@ module bireal_xnor_mvau #(
   wire [PE*OB-1:0] res_out;
   reg res_v;
   wire loaded;                                       // weights present (WLOAD: loaded)
-  wire we;
-  wire [AW-1:0] wwa;
   bireal_mvau_ctrl #(.SF(SF), .NF(NF), .XB(SIMD), .IN_W(IN_W), .RW(PE*OB), .OUT_W(OUT_W),
                      .PIPE(PIPE), .AW(AW), .NFW(NFW)) ctrl (
     .ap_clk(ap_clk), .ap_rst_n(ap_rst_n), .go(loaded),
@@ -85,24 +83,14 @@ module bireal_xnor_mvau #(
   // stage B (block RAM / URAM only): the primitive's output register, x delayed alongside
   wire [PE*SIMD-1:0] w_d;
   wire [SIMD-1:0] x_q;
-  // WLOAD = 1: the memory has a write port, filled at run time by bireal_wload (wload.sv)
-  // before the unit computes (loaded gates the fold control); else a ROM ($readmemh)
-  wire [PE*SIMD-1:0] wdata;
-  generate
-    if (WLOAD != 0) begin : g_wload
-      bireal_wload #(.W(PE*SIMD), .DEPTH(WD), .AW(AW)) wl (
-        .clk(ap_clk), .rst_n(ap_rst_n),
-        .s_TDATA(wl_in_V_TDATA), .s_TVALID(wl_in_V_TVALID), .s_TREADY(wl_in_V_TREADY),
-        .m_TDATA(wl_out_V_TDATA), .m_TVALID(wl_out_V_TVALID), .m_TREADY(wl_out_V_TREADY),
-        .we(we), .waddr(wwa), .wdata(wdata), .loaded(loaded));
-    end else begin : g_rom
-      assign we = 1'b0, wwa = '0, wdata = '0, loaded = 1'b1;
-      assign wl_in_V_TREADY = 1'b1, wl_out_V_TDATA = '0, wl_out_V_TVALID = 1'b0;
-    end
-  endgenerate
-  bireal_rom #(.W(PE*SIMD), .DEPTH(WD), .AW(AW), .OREG(W_OREG),
-               .MEM_FILE(WLOAD != 0 ? "" : WEIGHT_FILE), .RAM_STYLE(RAM_STYLE), .WR(WLOAD))
-    wrom (.clk(ap_clk), .en(1'b1), .addr(wa), .q(w_d), .we(we), .waddr(wwa), .wdata(wdata));
+  // the weight memory: a ROM, or (WLOAD = 1) written at run time through the wl_* chain
+  // before the unit computes (loaded gates the fold control); wload.sv
+  bireal_weight_mem #(.W(PE*SIMD), .DEPTH(WD), .AW(AW), .OREG(W_OREG), .MEM_FILE(WEIGHT_FILE),
+                      .RAM_STYLE(RAM_STYLE), .WLOAD(WLOAD)) wmem (
+    .clk(ap_clk), .rst_n(ap_rst_n), .addr(wa), .q(w_d), .loaded(loaded),
+    .wl_in_TDATA(wl_in_V_TDATA), .wl_in_TVALID(wl_in_V_TVALID), .wl_in_TREADY(wl_in_V_TREADY),
+    .wl_out_TDATA(wl_out_V_TDATA), .wl_out_TVALID(wl_out_V_TVALID),
+    .wl_out_TREADY(wl_out_V_TREADY));
   bireal_delay #(.W(SIMD), .N(W_OREG)) xdel (.clk(ap_clk), .en(1'b1), .d(x_a), .q(x_q));
 
   // ---------------- XNOR popcount trees, one per PE lane ---------------------------------
