@@ -56,11 +56,15 @@ def stream_layout(rtl) -> dict:
     return lay
 
 
+def has_wload(op) -> bool:
+    """The unit has a run-time loaded weight memory: it takes part in the weight-load chain
+    (a wl_in_V port)."""
+    return any(p == "wl_in_V" for p, _ in op.get_verilog_top_module_intf_names()["s_axis"])
+
+
 def wload_chain(rtl) -> list[str]:
-    """Units with a run-time loaded weight memory (a wl_in_V port), in graph = chain order."""
-    return [n.name for n in rtl.graph.node
-            if any(p == "wl_in_V" for p, _ in
-                   getCustomOp(n).get_verilog_top_module_intf_names()["s_axis"])]
+    """Units with a run-time loaded weight memory (has_wload), in graph = chain order."""
+    return [n.name for n in rtl.graph.node if has_wload(getCustomOp(n))]
 
 
 def weight_load_blob(rtl) -> np.ndarray | None:

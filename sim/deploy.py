@@ -208,8 +208,6 @@ def write_deploy(build_dir, out_dir, bitfile=None, hwh=None, testset_images: int
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
-        np.savez_compressed(tmp / "testset.npz", **ts)
         if cfg["weight_load"]:
             from hw.dma import weight_load_blob
             from hw.rtl_flow import relocate
@@ -217,7 +215,8 @@ def write_deploy(build_dir, out_dir, bitfile=None, hwh=None, testset_images: int
             blob = weight_load_blob(relocate(ModelWrapper(str(d / "rtl_model.onnx")), d))
             blob.astype("<u8").tofile(tmp / WLOAD_FILE)
             cfg["weight_load"]["beats"] = int(len(blob))
-            (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        (tmp / "config.json").write_text(json.dumps(cfg, indent=2) + "\n")
+        np.savez_compressed(tmp / "testset.npz", **ts)
         for f in SCRIPT_FILES:
             shutil.copy2(SCRIPTS / f, tmp / f)
         if bit:

@@ -19,6 +19,8 @@ from pathlib import Path
 
 from qonnx.custom_op.registry import getCustomOp
 
+from hw.dma import has_wload
+from hw.ops.xnor_mvau import WL_BITS
 from model.errors import BiRealError
 
 TOP = "bireal_top"
@@ -94,12 +96,6 @@ def _ports(op, node):
 
 
 WL = "wl_"              # weight-load chain ports of a unit (wl_in_V, wl_out_V)
-WL_BITS = 64
-
-
-def has_wload(op) -> bool:
-    """The unit takes part in the weight-load chain (it has a wl_in_V port)."""
-    return any(p == "wl_in_V" for p, _ in op.get_verilog_top_module_intf_names()["s_axis"])
 
 
 def _copy_sources(model, workdir: Path):

@@ -156,7 +156,6 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
         """weights: NF*SF words of PE*SIMD elements of W_BITS bits (two's complement); checks
         that the weights are integers of weightDataType and that outputDataType holds every
         possible accumulator value (the core wraps mod 2^OB)."""
-        self.check()
         name = self.onnx_node.name
         mh, pe = self.get_nodeattr("MH"), self.get_nodeattr("PE")
         odt = self.get_output_datatype()

@@ -6,8 +6,8 @@ Weights (and thresholds) live in on-chip memory inside the core ($readmemh files
 generate_hdl); there is no weight stream whatever `mem_mode` says. Except: a weight memory
 mapped to URAM (ram_style 'ultra', allowed when the node's `weightLoad` = 1) has no bitstream
 initialisation and is written at run time through the weight-load chain (wl_in_V -> wl_out_V,
-hw/rtl/wload.sv): `load_beats` gives its 64-bit beats; `runtime_writeable_weights` says so. Shapes, stream widths,
-folding, `get_exp_cycles` = NF*SF*vectors and the numpy golden model come from FINN's MVAU.
+hw/rtl/wload.sv): `load_beats` gives its 64-bit beats; `runtime_writeable_weights` says
+so. Shapes, stream widths, folding, `get_exp_cycles` = NF*SF*vectors and the numpy golden model come from FINN's MVAU.
 The helpers here (folding checks, word packing, the weight memory through hw.memory) are
 shared with int_mvau.py.
 """
@@ -117,15 +117,6 @@ class MVAUCoreMixin:
         depth, width = self.weight_mem_shape()
         nb = -(-width // WL_BITS)
         return 2 * (max(1, (depth - 1).bit_length()) + max(1, (nb - 1).bit_length())) + WL_BITS + 8
-
-    def wload_ffs(self, fpgapart=None) -> int:
-        """FFs of the loader: shift register ceil(W/64)*64, counters, write address, skid
-        buffer 2 x 64 + flags."""
-        if not self.runtime_writeable(fpgapart):
-            return 0
-        depth, width = self.weight_mem_shape()
-        aw = max(1, (depth - 1).bit_length())
-        return -(-width // WL_BITS) * WL_BITS + 3 * aw + 2 * WL_BITS + 16
 
     def get_instream_width(self, ind=0):
         """Only the activation stream; weights and thresholds are inside the core."""
