@@ -29,7 +29,8 @@ Kinds (`MemMap.kind`) and what they cost, per family ("xc7": 7-series / Zynq-700
                rows:1 LUT mux per output bit (width * mux_luts(rows) LUTs).
   ultra        URAM288 (UltraScale+ only): 4K x 72, fixed aspect. cols = ceil(width/72),
                rows = ceil(depth/4096) cascaded through the built-in cascade mux (no LUTs);
-               count = rows * cols. URAM288 has no configuration-time initialisation (Yosys'
+               count = rows * cols; or, when it needs fewer, each word split in two halves read
+               on the URAM's two ports in the same cycle (uram_map: 2 x 72 bits per URAM). URAM288 has no configuration-time initialisation (Yosys'
                memory library says `init zero`; FINN asserts runtime_writeable_weights=1 for
                URAM on UltraScale+), so a ROM (rom=True) never maps to URAM; with run-time
                weight loading allowed (rom=False: the MVAU then gets a write port and a
@@ -38,7 +39,7 @@ Kinds (`MemMap.kind`) and what they cost, per family ("xc7": 7-series / Zynq-700
 
 Bandwidth (`MemMap.bits_per_cycle`, the read port width of the primitives used): a LUT ROM
 delivers its width (one bit per LUT output per cycle), a BRAM18 at most 36 bits (RAMB36 72),
-a URAM288 72. A memory of width W therefore needs >= ceil(W/36) BRAM18 or ceil(W/72) URAM
+a URAM288 72 per port (144 with both ports reading, uram_map). A memory of width W therefore needs >= ceil(W/36) BRAM18 or ceil(W/72) URAM
 whatever its depth (`min_primitives`): wide-and-shallow weight memories waste block RAM.
 
 Cost rule (`choose`): among the kinds the family allows, the one of least
@@ -81,7 +82,8 @@ class MemMap:
     kind: one of KINDS; ram_style: the Vivado attribute the RTL gets; bram18 (BRAM18 units,
     a RAMB36 = 2), uram, lut: primitive counts (lut includes the read muxes); bits_per_cycle:
     read bandwidth of the primitives used; primitive: e.g. "RAMB18 512x36"; rows x cols: the
-    arrangement (rows deep, cols side by side)."""
+    arrangement (rows deep, cols side by side); ports: read ports used per word (2: URAM
+    with each word's halves read on both ports, see uram_map)."""
     kind: str
     depth: int
     width: int
@@ -92,6 +94,7 @@ class MemMap:
     primitive: str = ""
     rows: int = 1
     cols: int = 1
+    ports: int = 1
     notes: tuple = field(default=(), compare=False)
 
     @property
@@ -106,7 +109,7 @@ class MemMap:
         return {"kind": self.kind, "ram_style": self.ram_style, "depth": self.depth,
                 "width": self.width, "BRAM18": self.bram18, "URAM": self.uram, "LUT": self.lut,
                 "bits_per_cycle": self.bits_per_cycle, "primitive": self.primitive,
-                "rows": self.rows, "cols": self.cols}
+                "rows": self.rows, "cols": self.cols, "ports": self.ports}
 
 
 def family(part: str) -> str:
@@ -200,13 +203,32 @@ def bram18_count(depth: int, width: int) -> int:
     return bram_map(depth, width).bram18
 
 
+def _aw(depth: int) -> int:
+    """Address bits of a depth-word memory in the RTL: AW = clog2(depth), at least 1."""
+    return max(1, (int(depth) - 1).bit_length())
+
+
 def uram_map(depth: int, width: int) -> MemMap:
-    """URAM288 mapping: ceil(width/72) columns of ceil(depth/4096) cascaded URAMs."""
+    """URAM288 mapping, the one with fewer URAMs of:
+      1 port:  ceil(width/72) columns of ceil(depth/4096) cascaded URAMs, read on one port;
+      2 ports: word a's low half (ceil(width/2) bits) at address a, its high half at
+               2^AW + a (AW = clog2(depth)): ceil(ceil(width/2)/72) columns of
+               ceil((2^AW + depth)/4096) rows, both halves read in one cycle on the URAM's
+               two ports (true dual port, NO_CHANGE; UG901 "UltraRAM"). A wide, shallow
+               weight memory (depth <= 2048) then needs half the URAMs: bandwidth binds it,
+               not capacity (hw/rtl/rom.sv PORTS = 2; `ports`).
+    Ties keep one port."""
     d, w = URAM288
     rows, cols = -(-depth // d), -(-width // w)
-    return MemMap("ultra", depth, width, uram=rows * cols, bits_per_cycle=cols * w,
-                  primitive="URAM288 4Kx72" + (f" cascade {rows}" if rows > 1 else ""),
-                  rows=rows, cols=cols)
+    one = MemMap("ultra", depth, width, uram=rows * cols, bits_per_cycle=cols * w,
+                 primitive="URAM288 4Kx72" + (f" cascade {rows}" if rows > 1 else ""),
+                 rows=rows, cols=cols)
+    rows2, cols2 = -(-((1 << _aw(depth)) + depth) // d), -(-(-(-width // 2)) // w)
+    if width < 2 or rows2 * cols2 >= one.uram:
+        return one
+    return MemMap("ultra", depth, width, uram=rows2 * cols2, bits_per_cycle=2 * cols2 * w,
+                  primitive="URAM288 4Kx72 x2 ports" + (f" cascade {rows2}" if rows2 > 1 else ""),
+                  rows=rows2, cols=cols2, ports=2)
 
 
 def options(depth: int, width: int, fam: str, rom: bool = True) -> list[MemMap]:
@@ -267,9 +289,11 @@ def choose(depth: int, width: int, part: str = "xc7", prices: dict | None = None
 
 
 def min_primitives(width: int) -> dict[str, int]:
-    """Bandwidth floor of a width-bit read per cycle: {BRAM18: ceil(W/36), URAM: ceil(W/72),
-    LUT: W} (a deeper memory needs more, never fewer)."""
-    return {"BRAM18": -(-width // BRAM18_BITS), "URAM": -(-width // URAM_BITS), "LUT": width}
+    """Bandwidth floor of a width-bit read per cycle: {BRAM18: ceil(W/36), URAM:
+    ceil(ceil(W/2)/72) (both ports reading), LUT: W} (a deeper memory needs more, never
+    fewer)."""
+    return {"BRAM18": -(-width // BRAM18_BITS), "URAM": -(-(-(-width // 2)) // URAM_BITS),
+            "LUT": width}
 
 
 def assign_memories(shapes: list[tuple[int, int]], part: str, base: dict | None = None,

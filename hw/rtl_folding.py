@@ -39,6 +39,7 @@ from finn.custom_op.fpgadataflow.convolutioninputgenerator import ConvolutionInp
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from hw.boards import FIT_CAP, get_board
 from hw.estimates import FIT_RESOURCES, fit_of, layer_estimate, over_cap, summarize
+from hw.memory import SetWeightMemory
 from hw.folding import _configs, _joint_problem, _lanes, legal_values
 from model.errors import BiRealError
 
@@ -131,6 +132,16 @@ class _Folder:
             if key not in self.rows:
                 self.rows[key] = layer_estimate(n, i, i, self.b.part)
             rows.append(dict(self.rows[key]))
+        return summarize(rows, self.b, clock_mhz)
+
+    def joint_summary(self, pick: dict, clock_mhz: float) -> dict:
+        """summary() with the weight memories of all units mapped together
+        (hw.memory.SetWeightMemory, as finish_rtl maps them) instead of each alone: a
+        fully folded net whose memories, each cheapest alone, are LUT ROMs that together
+        overflow the LUTs, is mapped to block RAM / URAM where those are free."""
+        m = self.apply(pick, copy.deepcopy(self.m)).transform(SetWeightMemory(self.b.part))
+        rows = [layer_estimate(n, getCustomOp(n), getCustomOp(n), self.b.part)
+                for n, _ in _nodes(m)]
         return summarize(rows, self.b, clock_mhz)
 
     def balanced(self, target: int, clock_mhz: float):
@@ -230,7 +241,9 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
     if requested < 1:
         raise BiRealError(f"target_cycles must be >= 1, got {target_cycles!r}")
     f = _Folder(mapped, b)
-    _, slow = f.balanced(1 << 62, clk)               # PE = SIMD = 1
+    slow_pick, _ = f.balanced(1 << 62, clk)          # PE = SIMD = 1
+    # what no folding can fix, judged with the memories mapped together as they will be
+    slow = f.joint_summary(slow_pick, clk)
     ignore = {k for k, v in slow["fit"].items() if not v["ok"]}
     _, fast = f.balanced(1, clk)
     lo = max(requested, fast["bottleneck_cycles"])
@@ -239,7 +252,8 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
     allow: dict = {}              # resource -> what the finished design adds (measured)
 
     def test(t):
-        pick, s = f.balanced(t, clk)
+        pick, _ = f.balanced(t, clk)
+        s = f.joint_summary(pick, clk)       # memories mapped together, as they are built
         sa = with_allowance(s, allow, b)
         ok = _fits(sa, ignore)
         searched.append([t, ok, over_cap(sa)])

@@ -73,6 +73,25 @@ def test_uram():
     assert M.choose(65536, 576, ZU, rom=False).kind == "ultra"   # 128 URAM (of 96) vs 2,048 BRAM18
 
 
+@pytest.mark.parametrize("depth,width,uram,ports,rows,cols", [
+    (1536, 1536, 11, 2, 1, 11),     # bireal18 stage 4: 2^11 + 1536 <= 4096 words, 768-bit halves
+    (2048, 1536, 11, 2, 1, 11),     # 2^11 + 2048 = 4096: still one row
+    (2049, 1536, 22, 1, 1, 22),     # 2^12 + 2049 > 4096: two rows, no gain -> one port
+    (4000, 512, 8, 1, 1, 8),        # deep: capacity binds, two ports would not save
+    (100, 72, 1, 1, 1, 1),          # one URAM either way: keep one port
+    (100, 145, 2, 2, 1, 2),         # 3 columns of 72 -> halves of 73 bits: 2 columns
+    (1, 1, 1, 1, 1, 1),
+])
+def test_uram_two_ports(depth, width, uram, ports, rows, cols):
+    """Both URAM ports read a half-word each where that needs fewer URAMs (bandwidth-bound)."""
+    m = M.uram_map(depth, width)
+    assert (m.uram, m.ports, m.rows, m.cols) == (uram, ports, rows, cols)
+    assert m.bits_per_cycle >= width and m.bits_per_cycle == m.ports * m.cols * 72
+    if ports == 2:      # both halves fit below 2^AW + depth words of the rows used
+        aw = max(1, (depth - 1).bit_length())
+        assert (1 << aw) + depth <= 4096 * rows and 2 * 72 * cols >= width
+
+
 def test_choose_each_kind():
     """The cost rule: least share of the board (price = 1 / available)."""
     assert M.choose(16, 64, Z2).kind == "logic"            # 64 LUTs vs 2 BRAM18
@@ -80,7 +99,7 @@ def test_choose_each_kind():
     assert M.choose(1024, 36, Z2).kind == "block"          # 2 BRAM18 vs 36*17 LUTs
     p = M.prices_for(Z2)
     assert p["LUT"] == 1 / 53_200 and p["BRAM18"] == 1 / 280 and p["URAM"] == float("inf")
-    assert M.min_primitives(432) == {"BRAM18": 12, "URAM": 6, "LUT": 432}
+    assert M.min_primitives(432) == {"BRAM18": 12, "URAM": 3, "LUT": 432}
 
 
 def test_assign_memories_relieves_the_scarce_resource():
@@ -148,13 +167,13 @@ def _deep_model(styles):
 
 
 def test_uram_only_with_runtime_load_on_xcup():
-    """A deep wide memory (2048 x 1152): URAM (16) on UltraScale+ only when it may be written
+    """A deep wide memory (2048 x 1152): URAM (8: the halves of each word on the two ports) on UltraScale+ only when it may be written
     at run time; never on 7-series, never as a ROM."""
     assert M.choose(2048, 1152, ZU, rom=False).kind == "ultra"
     assert M.choose(2048, 1152, ZU, rom=True).kind != "ultra"
     assert M.choose(2048, 1152, Z2, rom=False).kind != "ultra"
     got = M.assign_memories([(2048, 1152)] * 6, ZU, rom=False)
-    assert sum(m.kind == "ultra" for m in got) >= 1 and all(m.uram in (0, 16) for m in got)
+    assert sum(m.kind == "ultra" for m in got) >= 1 and all(m.uram in (0, 8) for m in got)
     assert all(m.kind != "ultra" for m in M.assign_memories([(2048, 1152)] * 6, ZU))
     assert all(m.kind != "ultra" for m in M.assign_memories([(2048, 1152)] * 6, Z2, rom=False))
 
@@ -167,7 +186,7 @@ def test_set_weight_memory_uram_and_load_bits():
     t = M.SetWeightMemory(ZU)
     model = model.transform(t)
     ultra = [n for n, c in t.chosen.items() if c["kind"] == "ultra"]
-    assert ultra and all(t.chosen[n]["runtime_load"] and t.chosen[n]["URAM"] == 16 for n in ultra)
+    assert ultra and all(t.chosen[n]["runtime_load"] and t.chosen[n]["URAM"] == 8 and t.chosen[n]["ports"] == 2 for n in ultra)
     for n in model.graph.node:
         op = getCustomOp(n)
         rw = n.name in ultra

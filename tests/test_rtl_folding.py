@@ -16,6 +16,12 @@ def _mapped(hw_model, part):
         return map_rtl(hw_model, part)[0]
 
 
+def _finish_joint(part):
+    """A stand-in finish that maps the weight memories together, as finish_rtl does."""
+    from hw.memory import SetWeightMemory
+    return lambda m: (m.transform(SetWeightMemory(part)), {})
+
+
 def test_cheaper_multipliers_only_where_dsps_bind(hw_model):
     """DSPs fit: one product per DSP48. Half the DSPs: two products per DSP48 (resType dsp)
     where dsp2_problem allows it (the stem, PE 4, 8-bit operands), LUT multipliers for the
@@ -64,7 +70,7 @@ def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
     pynq = dataclasses.replace(get_board("pynq-z2"), DSP=100_000)
     mapped = _mapped(hw_model, pynq.part)
     f = _Folder(mapped, pynq)
-    _, mid = f.balanced(4_000, pynq.clock_mhz)
+    mid = f.joint_summary(f.balanced(4_000, pynq.clock_mhz)[0], pynq.clock_mhz)
     extra = 8_500                                     # LUT the stand-in finish adds (= 0.85 x 10,000)
     # a board whose LUT cap the units at ~4,000 cycles meet with the extra, faster ones not
     lut = int((mid["totals"]["LUT"] + extra) / E.FIT_CAP) + 1
@@ -81,7 +87,7 @@ def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
 
     def finish(m):
         builds.append(1)
-        return m, {}
+        return _finish_joint(pynq.part)(m)
     rtl, _, rep = fold_rtl(mapped, board, 1, finish=finish)
     assert rep["finish_allowance"]["LUT"] == extra and rep["fits"], rep["searched"]
     # one build without the allowance (over), one with it (fits): no bisection on builds
@@ -89,7 +95,7 @@ def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
     # the reference: units-only search on a board whose cap is `extra` LUT lower
     small = dataclasses.replace(pynq, name="allow-ref", LUT=lut - round(extra / E.FIT_CAP))
     monkeypatch.setattr(E, "estimate", real)
-    _, _, ref = fold_rtl(mapped, small, 1, finish=lambda m: (m, {}))
+    _, _, ref = fold_rtl(mapped, small, 1, finish=_finish_joint(pynq.part))
     assert ref["fits"] and not ref["finish_allowance"]
     assert rep["target_cycles"] == ref["target_cycles"], (rep["searched"], ref["searched"])
     assert rep["target_cycles"] > rep["fastest_cycles"]          # the extra changed the choice

@@ -214,4 +214,5 @@ def test_int_uram_weight_load_stalls(tmp_path):
                         seed=21, bias=np.arange(8) * 37 - 100, rep=2, wload=True,
                         extra_beats=4)
     assert op.runtime_writeable() and op.weight_mem_shape() == (8, 96)
+    assert (op.weight_memory().ports, op.weight_memory().uram) == (2, 1)   # 48-bit halves
     assert op.load_bits() == 8 * 2 * 64 and op.wload_luts() > 0

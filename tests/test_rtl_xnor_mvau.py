@@ -206,11 +206,24 @@ def test_xnor_uram_weight_load_stalls(tmp_path):
     assert op.runtime_writeable() and op.weight_memory().kind == "ultra"
     assert op.get_nodeattr("runtime_writeable_weights") == 1
     assert op.load_bits() == 2 * 18 * 64 and op.wload_luts() > 0
-    assert "WLOAD(1)" in (tmp_path / "gen" / f"{op.onnx_node.name}.v").read_text()
+    # 2 x 1152 bits: the halves of each word on the URAM's two ports (8 URAM, not 16)
+    assert (op.weight_memory().ports, op.weight_memory().uram) == (2, 8)
+    v = (tmp_path / "gen" / f"{op.onnx_node.name}.v").read_text()
+    assert "WLOAD(1)" in v and "MEM_PORTS(2)" in v
+
+
+def test_xnor_uram_two_ports_odd_width(tmp_path):
+    """URAM on both ports with an odd word (PE*SIMD = 145: halves of 73 and 72 bits, 2 URAM
+    instead of 3), 40 words (high halves at 64 + a), stalls on the load and data streams."""
+    op, _, _ = run_case(tmp_path, mw=145, mh=40, pe=1, simd=145, vecs=[1, 1, 2], stall=0.3,
+                        seed=13, odt="UINT8", wload=True, extra_beats=2)
+    m = op.weight_memory()
+    assert (m.depth, m.width, m.ports, m.uram) == (40, 145, 2, 2)
 
 
 def test_xnor_uram_weight_load_padded_words(tmp_path):
     """Words that are not a multiple of 64 bits (PE*SIMD = 48: one padded beat per word),
     several words (depth 16), thresholds, stalls."""
-    run_case(tmp_path, mw=48, mh=16, pe=4, simd=12, vecs=[1, 2, 2], stall=0.3, seed=12,
-             odt="BINARY", act=True, wload=True, extra_beats=3)
+    op, _, _ = run_case(tmp_path, mw=48, mh=16, pe=4, simd=12, vecs=[1, 2, 2], stall=0.3,
+                        seed=12, odt="BINARY", act=True, wload=True, extra_beats=3)
+    assert op.weight_memory().ports == 1        # 48 bits: one URAM either way, one port

@@ -124,6 +124,7 @@ class IntMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             "WEIGHT_FILE": self.weight_file(),
             "BIAS_FILE": f"{self.onnx_node.name}_bias.mem" if self.bias() is not None else "",
             "RAM_STYLE": self.weight_memory().ram_style,
+            "MEM_PORTS": self.weight_memory().ports,
             "MUL_STYLE": self.mul_style(),            # the part of generate_hdl (_part)
             "WREP": self.weight_repeat(),
             "WLOAD": int(self.runtime_writeable()),

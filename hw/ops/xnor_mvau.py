@@ -306,6 +306,7 @@ class XnorMVAU_rtl(MVAUCoreMixin, MVAU, BirealRTLBackend):
             "WEIGHT_FILE": self.weight_file(),
             "THRESH_FILE": f"{name}_thresholds.mem" if act else "",
             "RAM_STYLE": self.weight_memory().ram_style,
+            "MEM_PORTS": self.weight_memory().ports,
             "WLOAD": int(self.runtime_writeable()),
             "THR_RAM_STYLE": self.threshold_memory().ram_style if act else "distributed",
         }

@@ -81,6 +81,7 @@ module bireal_weight_mem #(
   parameter integer OREG = 0,
   parameter MEM_FILE = "",
   parameter RAM_STYLE = "auto",
+  parameter integer PORTS = 1,           // 2: URAM read on both ports (rom.sv)
   parameter integer WLOAD = 0
 ) (
   input  wire           clk,
@@ -111,6 +112,7 @@ module bireal_weight_mem #(
     end
   endgenerate
   bireal_rom #(.W(W), .DEPTH(DEPTH), .AW(AW), .OREG(OREG),
-               .MEM_FILE(WLOAD != 0 ? "" : MEM_FILE), .RAM_STYLE(RAM_STYLE), .WR(WLOAD))
+               .MEM_FILE(WLOAD != 0 ? "" : MEM_FILE), .RAM_STYLE(RAM_STYLE), .WR(WLOAD),
+               .PORTS(PORTS))
     mem (.clk(clk), .en(1'b1), .addr(addr), .q(q), .we(we), .waddr(waddr), .wdata(wdata));
 endmodule

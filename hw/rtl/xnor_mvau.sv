@@ -27,6 +27,7 @@ module bireal_xnor_mvau #(
   parameter WEIGHT_FILE = "",            // $readmemh files (no directory); "" = none
   parameter THRESH_FILE = "",
   parameter RAM_STYLE = "auto",
+  parameter int MEM_PORTS = 1,        // 2: "ultra" weights read on both URAM ports (rom.sv)
   parameter int WLOAD = 0,            // 1: weights written at run time through wl_in_V
                                       // (wload.sv; WEIGHT_FILE unused), beats on to wl_out_V
   parameter THR_RAM_STYLE = "distributed"
@@ -86,7 +87,7 @@ module bireal_xnor_mvau #(
   // the weight memory: a ROM, or (WLOAD = 1) written at run time through the wl_* chain
   // before the unit computes (loaded gates the fold control); wload.sv
   bireal_weight_mem #(.W(PE*SIMD), .DEPTH(WD), .AW(AW), .OREG(W_OREG), .MEM_FILE(WEIGHT_FILE),
-                      .RAM_STYLE(RAM_STYLE), .WLOAD(WLOAD)) wmem (
+                      .RAM_STYLE(RAM_STYLE), .PORTS(MEM_PORTS), .WLOAD(WLOAD)) wmem (
     .clk(ap_clk), .rst_n(ap_rst_n), .addr(wa), .q(w_d), .loaded(loaded),
     .wl_in_TDATA(wl_in_V_TDATA), .wl_in_TVALID(wl_in_V_TVALID), .wl_in_TREADY(wl_in_V_TREADY),
     .wl_out_TDATA(wl_out_V_TDATA), .wl_out_TVALID(wl_out_V_TVALID),
