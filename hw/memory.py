@@ -384,9 +384,10 @@ class SetWeightMemory(Transformation):
     MVAU loads it through the weight-load chain). `chosen` records the mapping of every MVAU:
     {node: MemMap.as_dict() + fixed + runtime_load + load_bits}."""
 
-    def __init__(self, part: str):
+    def __init__(self, part: str, available: dict | None = None):
         super().__init__()
         self.part = part
+        self.available = available     # {LUT, BRAM18, URAM}; None: the part's board
         self.chosen: dict[str, dict] = {}
 
     def apply(self, model):
@@ -423,7 +424,7 @@ class SetWeightMemory(Transformation):
                 f"loading, which is off or impossible on {self.part} (UltraScale+ only; "
                 "`--weight-load auto`)")
         maps = assign_memories([op.weight_mem_shape() for _, op in nodes], self.part, base,
-                               fixed=[None if f == "auto" else f for f in fixed],
+                               available=self.available, fixed=[None if f == "auto" else f for f in fixed],
                                rom=not allowed)
         for (n, op), m, f in zip(nodes, maps, fixed):
             if f == "auto":

@@ -4,7 +4,9 @@ FINN's graph still holds what the RTL mapping removes (255-threshold requants fu
 ShortcutAdd, FC bias adds, HLS cost models of units the project implements itself), so a
 folding decided on its estimate can be far off what is built. Here the graph is first mapped
 to RTL units (hw.rtl_flow.map_rtl), then folded, and the fit is decided on the estimates of
-those units (hw.estimates: the project ops' own models + finn-rtllib's), then checked again on
+those units (hw.estimates: the project ops' own models + finn-rtllib's; their weight memories
+mapped together by hw.memory.SetWeightMemory for the board, as the finished design maps
+them, not each on its own: `_Folder.joint_summary`), then checked again on
 the finished design with its FIFOs and width converters (hw.rtl_flow.finish_rtl).
 
 For a target of T cycles per frame every unit gets its cheapest legal folding with
@@ -139,7 +141,9 @@ class _Folder:
         (hw.memory.SetWeightMemory, as finish_rtl maps them) instead of each alone: a
         fully folded net whose memories, each cheapest alone, are LUT ROMs that together
         overflow the LUTs, is mapped to block RAM / URAM where those are free."""
-        m = self.apply(pick, copy.deepcopy(self.m)).transform(SetWeightMemory(self.b.part))
+        avail = {r: self.b.available(r) for r in ("LUT", "BRAM18", "URAM")}
+        m = self.apply(pick, copy.deepcopy(self.m)).transform(
+            SetWeightMemory(self.b.part, available=avail))
         rows = [layer_estimate(n, getCustomOp(n), getCustomOp(n), self.b.part)
                 for n, _ in _nodes(m)]
         return summarize(rows, self.b, clock_mhz)

@@ -16,10 +16,12 @@ def _mapped(hw_model, part):
         return map_rtl(hw_model, part)[0]
 
 
-def _finish_joint(part):
-    """A stand-in finish that maps the weight memories together, as finish_rtl does."""
+def _finish_joint(part, board=None):
+    """A stand-in finish that maps the weight memories together, as finish_rtl does (for
+    `board`'s resources when given)."""
     from hw.memory import SetWeightMemory
-    return lambda m: (m.transform(SetWeightMemory(part)), {})
+    avail = board and {r: board.available(r) for r in ("LUT", "BRAM18", "URAM")}
+    return lambda m: (m.transform(SetWeightMemory(part, available=avail)), {})
 
 
 def test_cheaper_multipliers_only_where_dsps_bind(hw_model):
@@ -132,3 +134,24 @@ def test_allowance_ruling_out_all_foldings_bisects_finished_designs(hw_model, mo
     _, _, rep = fold_rtl(mapped, board, 1, finish=lambda m: (m, {}))
     assert rep["fits"] and rep["finish_allowance"]["LUT"] == extra, rep["searched"]
     assert t0 <= rep["target_cycles"] <= 1.25 * t0, rep["searched"]
+
+
+def test_fully_folded_fit_judged_with_memories_mapped_together(hw_model):
+    """What no folding can fix is judged on the memories mapped together, as they are built:
+    fully folded, each weight memory alone is cheapest as a LUT ROM, and on a board with few
+    LUTs those overflow the cap although block RAM can take them. fold_rtl must not then
+    leave LUT out of the decision (bireal18 on ZCU104: "does not fit even fully folded: LUT
+    306,882", so the search ignored LUT)."""
+    from hw.rtl_folding import fold_rtl
+    pynq = dataclasses.replace(get_board("pynq-z2"), DSP=100_000)
+    mapped = _mapped(hw_model, pynq.part)
+    f = _Folder(mapped, pynq)
+    pick, alone = f.balanced(1 << 62, pynq.clock_mhz)
+    board = dataclasses.replace(pynq, name="few-luts", LUT=int(alone["totals"]["LUT"] / 0.85 / 1.1))
+    g = _Folder(mapped, board)
+    alone = g.summary(pick, board.clock_mhz)
+    joint = g.joint_summary(pick, board.clock_mhz)
+    assert not alone["fit"]["LUT"]["ok"] and joint["fits"], (alone["fit"], joint["fit"])
+    assert joint["totals"]["BRAM18"] > alone["totals"]["BRAM18"]
+    _, _, rep = fold_rtl(mapped, board, 1, finish=_finish_joint(board.part, board))
+    assert rep["fits"] and "fully folded" not in (rep["warning"] or ""), rep
