@@ -127,6 +127,15 @@ class Design:
         return vals.reshape(self.oop.get_normal_output_shape(0)).astype(np.float32)
 
 
+def steady_cycles(stamps: np.ndarray) -> float:
+    """Mean spacing of consecutive frames' last output words (frame 1 excluded: fill)."""
+    last = stamps[:, 3]
+    if len(last) < 2:
+        return float(last[0] - stamps[0, 0] + 1)
+    k = 1 if len(last) >= 3 else 0
+    return float(last[-1] - last[k]) / (len(last) - 1 - k)
+
+
 def bottleneck(rtl: ModelWrapper) -> tuple[int, str]:
     """(cycles, layer) of the slowest layer by its analytical model (hw.estimates.exp_cycles:
     get_exp_cycles, width converters from their rate)."""

@@ -29,20 +29,12 @@ from model.export import save_json, save_npy
 
 from hw.rtl_flow import relocate  # noqa: F401 (re-exported: sim users call run.relocate)
 
-from .design import Design, bottleneck, host_tail, input_quant, pixel_codes  # noqa: F401 (re-exported)
+from .design import (Design, bottleneck, host_tail, input_quant, pixel_codes,  # noqa: F401
+                     steady_cycles)                                          # (re-exported)
 from .fifo_sizing import size_fifos
 from .packing import pack_words
 from .stitch import stall_report
 from .verilate import run
-
-
-def steady_cycles(stamps: np.ndarray) -> float:
-    """Mean spacing of consecutive frames' last output words (frame 1 excluded: fill)."""
-    last = stamps[:, 3]
-    if len(last) < 2:
-        return float(last[0] - stamps[0, 0] + 1)
-    k = 1 if len(last) >= 3 else 0
-    return float(last[-1] - last[k]) / (len(last) - 1 - k)
 
 
 def first_bad_layer(d: Design, codes: np.ndarray) -> dict:
