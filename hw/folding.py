@@ -203,16 +203,41 @@ def _speed_up(inst, target: int) -> None:
         inst.set_nodeattr(a, int(v))
 
 
+def _pad_at_window_width(model: ModelWrapper) -> None:
+    """An FMPadding feeding a sliding-window generator that is not parallel_window gets SIMD >=
+    the generator's. finn-rtllib's SWG reads a frame's first word only after writing the
+    previous frame's last window (swg_template_default.sv: "todo: allow for read overlapping
+    between feature maps") and then reads BUF_ELEM_TOTAL = (K-1)*W*C/SIMD + K*C/SIMD words
+    before its first window is complete, while its consumer idles. A narrower padding unit
+    (and the width converter behind it) paces that refill at SIMD_swg/SIMD_pad cycles per
+    word although its own cycles per frame meet the target. Measured [sim]: bireal-cifar on
+    ZCU104 at 4,096 cycles/frame (stage-4 pads SIMD 4 -> SWG 16, 240 words to refill)
+    4,545 -> 4,172 cycles/frame on 3 frames; bireal18 at 75,264 (stage-3 pads SIMD 1 -> SWG 8,
+    1,120 words) 81,995 in steady state, its 3x3 MVAUs starved 2,764 cycles/frame."""
+    for node, inst in hw_nodes(model):
+        if not isinstance(inst, FMPadding):
+            continue
+        cons = model.find_consumer(node.output[0])
+        if cons is None or not is_fpgadataflow_node(cons):
+            continue
+        swg = getCustomOp(cons)
+        if isinstance(swg, ConvolutionInputGenerator) and not swg.get_nodeattr("parallel_window"):
+            # SWG SIMD divides IFMChannels = the padding's NumChannels: a legal padding SIMD
+            inst.set_nodeattr("SIMD", max(inst.get_nodeattr("SIMD"), swg.get_nodeattr("SIMD")))
+
+
 def _fold(spec: ModelWrapper, target: int, wmax: int, board: Board, thr: list[str],
           cache: dict) -> tuple[ModelWrapper, dict, tuple[int, int]]:
     """FINN's SetFolding at `target`, then speed up every layer still slower than the target
-    (SetFolding caps MVAU SIMD by weight width and skips ops it has no rule for); then place the
+    (SetFolding caps MVAU SIMD by weight width and skips ops it has no rule for); widen every
+    padding to its window generator (_pad_at_window_width); then place the
     undecided threshold memories `thr` (hw.estimates.place_thresholds). Returns the folded
     specialized model, its `summarize` estimate and the threshold memory policy."""
     spec = spec.transform(SetFolding(target, mvau_wwidth_max=wmax, two_pass_relaxation=False))
     for _, inst in hw_nodes(spec):
         if inst.get_exp_cycles() > target:
             _speed_up(inst, target)
+    _pad_at_window_width(spec)
     summ, policy = place_thresholds(spec, board, thr, cache)
     return spec, summ, policy
 

@@ -189,3 +189,26 @@ def test_depthwise_swg_simd_tied_to_pool_pe():
         check_folding(m)
     getCustomOp(m.graph.node[1]).set_nodeattr("PE", 2)
     check_folding(m)
+
+
+def _pad_window_pairs(model):
+    """(FMPadding SIMD, SWG SIMD) of every padding feeding a non-parallel_window SWG."""
+    out = []
+    for n, i in hw_nodes(model):
+        if n.op_type.startswith("FMPadding"):
+            c = model.find_consumer(n.output[0])
+            if c is not None and c.op_type.startswith("ConvolutionInputGenerator"):
+                swg = getCustomOp(c)
+                if not swg.get_nodeattr("parallel_window"):
+                    out.append((i.get_nodeattr("SIMD"), swg.get_nodeattr("SIMD")))
+    return out
+
+
+@pytest.mark.parametrize("target", [20_000, 3_000, 1_500])
+def test_auto_folding_pads_at_the_window_width(hw_model, target):
+    """The SWG refills serially at each frame start, paced by its padding unit: the padding
+    is folded at least as wide as the window generator it feeds (hw.folding
+    ._pad_at_window_width; SetFolding alone leaves it narrower, e.g. bireal-cifar 4 vs 16)."""
+    out, _ = auto_folding(hw_model, "zcu104", target)
+    pairs = _pad_window_pairs(out)
+    assert pairs and all(p >= s for p, s in pairs), pairs
