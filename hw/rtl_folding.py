@@ -38,6 +38,7 @@ import math
 from qonnx.custom_op.registry import getCustomOp
 
 from finn.custom_op.fpgadataflow.convolutioninputgenerator import ConvolutionInputGenerator
+from finn.custom_op.fpgadataflow.fmpadding import FMPadding
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from hw.boards import FIT_CAP, get_board
 from hw.estimates import FIT_RESOURCES, fit_of, layer_estimate, over_cap, summarize
@@ -75,6 +76,13 @@ class _Folder:
                 self.tied[s.name] = n
         self.options = {n.name: self._options(n, i) for n, i in self.units
                         if n.name not in self.tied}
+        # padding -> the sliding-window generator it feeds (hw.folding._pad_at_window_width)
+        self.pad_swg = {}
+        for n, i in self.units:
+            c = self.m.find_consumer(n.output[0])
+            if isinstance(i, FMPadding) and c is not None and c.name in self.options \
+                    and isinstance(getCustomOp(c), ConvolutionInputGenerator):
+                self.pad_swg[n.name] = c.name
         self.rows: dict = {}
 
     def _options(self, node, inst):
@@ -106,6 +114,14 @@ class _Folder:
         for name, opts in self.options.items():
             ok = [o for o in opts if o[0] <= target]
             pick[name] = (ok[0] if ok else min(opts, key=lambda o: (o[0], o[1])))[3]
+        # a padding feeding a serial-window SWG is at least as wide as it: the SWG refills
+        # its buffer at each frame start at the padding's pace while its consumer idles
+        # (hw.folding._pad_at_window_width; the SWG's SIMD divides the padding's channels)
+        for pad, swg in self.pad_swg.items():
+            w = pick[swg]
+            if pad in pick and not w.get("parallel_window") \
+                    and pick[pad].get("SIMD", 1) < w.get("SIMD", 1):
+                pick[pad] = {**pick[pad], "SIMD": w["SIMD"]}
         return pick
 
     def apply(self, pick: dict, model=None):

@@ -89,7 +89,7 @@ def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
 
     def finish(m):
         builds.append(1)
-        return _finish_joint(pynq.part)(m)
+        return _finish_joint(pynq.part, board)(m)
     rtl, _, rep = fold_rtl(mapped, board, 1, finish=finish)
     assert rep["finish_allowance"]["LUT"] == extra and rep["fits"], rep["searched"]
     # one build without the allowance (over), one with it (fits): no bisection on builds
@@ -97,7 +97,7 @@ def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
     # the reference: units-only search on a board whose cap is `extra` LUT lower
     small = dataclasses.replace(pynq, name="allow-ref", LUT=lut - round(extra / E.FIT_CAP))
     monkeypatch.setattr(E, "estimate", real)
-    _, _, ref = fold_rtl(mapped, small, 1, finish=_finish_joint(pynq.part))
+    _, _, ref = fold_rtl(mapped, small, 1, finish=_finish_joint(pynq.part, small))
     assert ref["fits"] and not ref["finish_allowance"]
     assert rep["target_cycles"] == ref["target_cycles"], (rep["searched"], ref["searched"])
     assert rep["target_cycles"] > rep["fastest_cycles"]          # the extra changed the choice
@@ -155,3 +155,23 @@ def test_fully_folded_fit_judged_with_memories_mapped_together(hw_model):
     assert joint["totals"]["BRAM18"] > alone["totals"]["BRAM18"]
     _, _, rep = fold_rtl(mapped, board, 1, finish=_finish_joint(board.part, board))
     assert rep["fits"] and "fully folded" not in (rep["warning"] or ""), rep
+
+
+def test_pads_at_the_window_width(hw_model):
+    """fold_rtl's unit choice applies hw.folding's rule too: a padding unit feeding a
+    serial-window SWG is folded at least as wide as it (else the SWG's refill at each frame
+    start runs at the padding's pace: bireal18 at est. 75,264 simulated 82,177)."""
+    from finn.custom_op.fpgadataflow.convolutioninputgenerator import (
+        ConvolutionInputGenerator)
+    zcu = get_board("zcu104")
+    f = _Folder(_mapped(hw_model, zcu.part), zcu)
+    ops = {n.name: getCustomOp(n) for n in f.m.graph.node}
+    checked = 0
+    for target in (20_000, 3_000, 1_500):
+        pick = f.choose(target)
+        for pad, swg in f.pad_swg.items():
+            assert isinstance(ops[swg], ConvolutionInputGenerator)
+            if not pick[swg].get("parallel_window"):
+                checked += 1
+                assert pick[pad].get("SIMD", 1) >= pick[swg].get("SIMD", 1), (target, pad, swg)
+    assert checked
