@@ -6,8 +6,9 @@ throughput: bursty units (an MVAU emits PE lanes per fold, a fork waits for its 
 slack. Here every FIFO is made deep (two frames of its stream), a few frames are streamed
 through the stitched design at the bottleneck's rate (its estimate; again at the measured
 rate when the pipeline runs slower than that, so no frames pile up before the slowest unit),
-and each FIFO's maximum occupancy (finn-rtllib's `maxcount`) is read; the depth becomes max(derived depth, max occupancy + 2). DIR/rtl_model.onnx and the
-FIFOs' HDL are updated in place and DIR/fifo_sizing.json records every number.
+and each FIFO's maximum occupancy (finn-rtllib's `maxcount`) is read; the depth becomes
+max(derived depth, max occupancy + 2). DIR/rtl_model.onnx and the FIFOs' HDL are updated in
+place and DIR/fifo_sizing.json records every number.
 """
 from __future__ import annotations
 
