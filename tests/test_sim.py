@@ -108,7 +108,9 @@ def test_fifo_sizing_does_not_grow_with_the_frames(compiled_tiny, tmp_path):
     """FIFO sizing measures slack, not pile-up: when the pipeline is slower than the sizing
     input, frames pile up before the slowest unit and that FIFO's occupancy grows with every
     frame streamed (bireal18: 5,690 words = 132 BRAM18 before the stem). The second pass at
-    the measured rate keeps every FIFO's occupancy about the same for 6 and 12 frames."""
+    the measured rate keeps it from growing like that: a pile-up doubles from 6 to 12 frames
+    (measured on a random-weights tiny before the change: 656 -> 1,405 and 142 -> 280 words),
+    a random walk of the throttled input grows about sqrt(2) x (here 123 -> 179)."""
     from sim.fifo_sizing import size_fifos
     occ = {}
     for frames in (6, 12):
@@ -117,5 +119,5 @@ def test_fifo_sizing_does_not_grow_with_the_frames(compiled_tiny, tmp_path):
         rep = size_fifos(d, frames=frames, quiet=True)
         occ[frames] = {f["fifo"]: f["max_occupancy"] for f in rep["fifos"]}
     grew = {n: (occ[6][n], occ[12][n]) for n in occ[6]
-            if occ[12][n] > 1.25 * occ[6][n] + 16}
+            if occ[12][n] > 1.6 * occ[6][n] + 16}
     assert not grew, grew
