@@ -31,6 +31,19 @@ TOP = """module dwc_top #(parameter int unsigned I = {i}, parameter int unsigned
 endmodule
 """
 
+# --vector max: vpc itself with one vector = max(I, O) bits (dwc_axi uses I*O bits, which
+# keeps every ratio but 1 -> O and I -> 1 in vpc's generic branch)
+TOP_MAX = """module dwc_top #(parameter int unsigned I = {i}, parameter int unsigned O = {o}) (
+  input logic ap_clk, input logic ap_rst_n,
+  output logic s_axis_tready, input logic s_axis_tvalid, input logic [{ia}-1:0] s_axis_tdata,
+  input logic m_axis_tready, output logic m_axis_tvalid, output logic [{oa}-1:0] m_axis_tdata);
+  vpc #(.W(1), .N(I > O ? I : O), .PI(I), .PO(O)) core (
+    .clk(ap_clk), .rst(!ap_rst_n),
+    .idat(s_axis_tdata[I-1:0]), .ivld(s_axis_tvalid), .irdy(s_axis_tready),
+    .odat(m_axis_tdata[O-1:0]), .ovld(m_axis_tvalid), .ordy(m_axis_tready));
+endmodule
+"""
+
 
 def dwc_sources() -> list[Path]:
     import finn
@@ -38,7 +51,7 @@ def dwc_sources() -> list[Path]:
     return [d / "vpc.sv", d / "dwc_axi.sv"]
 
 
-def run(pairs, family: str, out: Path) -> list[dict]:
+def run(pairs, family: str, out: Path, vector: str = "dwc_axi") -> list[dict]:
     from hw.estimates import dwc_luts, finn_dwc_luts
     from sim.synth import synth
     from bench.bench_estimates_vs_yosys import lutram_luts
@@ -48,7 +61,7 @@ def run(pairs, family: str, out: Path) -> list[dict]:
         wd = out / f"{i}_{o}"
         wd.mkdir(parents=True, exist_ok=True)
         top = wd / "dwc_top.sv"
-        top.write_text(TOP.format(i=i, o=o, ia=(i + 7) // 8 * 8, oa=(o + 7) // 8 * 8))
+        top.write_text((TOP_MAX if vector == "max" else TOP).format(i=i, o=o, ia=(i + 7) // 8 * 8, oa=(o + 7) // 8 * 8))
         f = wd / "synth.json"
         if f.is_file():
             res = json.loads(f.read_text())
@@ -80,9 +93,12 @@ def main(argv=None):
     ap.add_argument("--pairs", nargs="*", default=DEFAULT_PAIRS, help="I:O bit widths")
     ap.add_argument("--family", default="xc7")
     ap.add_argument("--out", type=Path, default=Path("runs/dwc_yosys"))
+    ap.add_argument("--vector", choices=["dwc_axi", "max"], default="dwc_axi",
+                    help="dwc_axi: FINN's wrapper (vector I*O bits); max: vpc with a vector "
+                         "of max(I, O) bits")
     ap.add_argument("--json", type=Path, default=None, help="default: OUT/dwc_yosys.json")
     a = ap.parse_args(argv)
-    rows = run(a.pairs, a.family, a.out)
+    rows = run(a.pairs, a.family, a.out, a.vector)
     text = table(rows)
     print(text)
     (a.json or a.out / "dwc_yosys.json").write_text(json.dumps({"rows": rows, "table": text,
