@@ -1,6 +1,7 @@
 """finn-rtllib's width converter (dwc_axi.sv -> vpc.sv) synthesized alone with Yosys over a set
-of (input bits, output bits), beside the analytical LUT model (hw.estimates.dwc_luts) and
-FINN's own StreamingDataWidthConverter.lut_estimation.
+of (input bits, output bits), beside the analytical LUT model (hw.estimates.dwc_axi_luts, or
+with --vector max hw.estimates.dwc_luts: the converter as hw.rtl_flow.serialise_dwc builds
+it) and FINN's own StreamingDataWidthConverter.lut_estimation.
 
     python bench/bench_dwc_yosys.py [--pairs I:O ...] [--family xc7] [--out DIR] [--json OUT]
 
@@ -52,7 +53,8 @@ def dwc_sources() -> list[Path]:
 
 
 def run(pairs, family: str, out: Path, vector: str = "dwc_axi") -> list[dict]:
-    from hw.estimates import dwc_luts, finn_dwc_luts
+    from hw.estimates import dwc_axi_luts, dwc_luts, finn_dwc_luts
+    model = dwc_luts if vector == "max" else dwc_axi_luts
     from sim.synth import synth
     from bench.bench_estimates_vs_yosys import lutram_luts
     rows = []
@@ -70,7 +72,7 @@ def run(pairs, family: str, out: Path, vector: str = "dwc_axi") -> list[dict]:
             res = synth("dwc_top", [top, *dwc_sources()], wd, family)
         y = res["LUT"] + lutram_luts(res.get("cells", {}))
         rows.append({"in": i, "out": o, "yosys_LUT": y, "yosys_FF": res["FF"],
-                     "model_LUT": dwc_luts(i, o), "finn_LUT": finn_dwc_luts(i, o)})
+                     "model_LUT": model(i, o), "finn_LUT": finn_dwc_luts(i, o)})
     return rows
 
 

