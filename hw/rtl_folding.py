@@ -10,7 +10,9 @@ them, not each on its own: `_Folder.joint_summary`), then checked again on
 the finished design with its FIFOs and width converters (hw.rtl_flow.finish_rtl).
 
 For a target of T cycles per frame every unit gets its cheapest legal folding with
-cycles <= T (fewest lanes PE*SIMD, then least PE; hw.folding's rules); the pipeline then runs
+cycles <= T (fewest lanes PE*SIMD, then least PE; hw.folding's rules; an MVAU with a weight
+memory: the smallest share of the board among foldings with up to 1.25 x those lanes, so its
+memory can take a shape that fills the block RAMs); the pipeline then runs
 at B = max cycles <= T, and the folding is redone at B so no unit is faster than it needs to be
 (FINN's two-pass relaxation). The search over T:
 
@@ -45,6 +47,12 @@ from hw.estimates import FIT_RESOURCES, fit_of, layer_estimate, over_cap, summar
 from hw.memory import SetWeightMemory
 from hw.folding import _configs, _joint_problem, _lanes, legal_values
 from model.errors import BiRealError
+
+# units whose weight memory's shape follows their folding (depth MW/SIMD * MH/PE, width
+# PE*SIMD*bits); _Folder.choose weighs their board share, within this many times the fewest
+# lanes that reach the target
+MEMORY_UNITS = ("XnorMVAU_rtl", "IntMVAU_rtl")
+MEMORY_LANE_SLACK = 1.25
 
 DECIDED_BY = ("estimate of the RTL design (project units + finn-rtllib after shortcut fusion "
               "and requant mapping), checked again with its FIFOs and width converters")
@@ -84,6 +92,9 @@ class _Folder:
                     and isinstance(getCustomOp(c), ConvolutionInputGenerator):
                 self.pad_swg[n.name] = c.name
         self.rows: dict = {}
+        self.byname = {n.name: n for n, _ in self.units}
+        self.mem_units = {n.name for n, _ in self.units if n.op_type in MEMORY_UNITS}
+        self.costs: dict = {}
 
     def _options(self, node, inst):
         """[(cycles, lanes, PE, cfg)] of every legal folding, sorted cheapest first."""
@@ -109,10 +120,20 @@ class _Folder:
         return sorted(out, key=lambda o: (o[1], o[2]))
 
     def choose(self, target: int) -> dict:
-        """{unit: cfg}: cheapest folding with cycles <= target, else the fastest."""
+        """{unit: cfg}: cheapest folding with cycles <= target, else the fastest. Cheapest:
+        fewest lanes, then least PE; for units with a weight memory (MEMORY_UNITS), among
+        the foldings with at most MEMORY_LANE_SLACK x the fewest lanes, the one whose own
+        estimate takes the smallest share of the board (share_cost), so a folding whose
+        memory fills its block RAMs can win over one with fewer lanes (bireal-cifar stage 4:
+        SIMD 288 -> 2,048 x 288 bits in 32 BRAM18; SIMD 256 -> 2,304 x 256 in 40)."""
         pick = {}
         for name, opts in self.options.items():
             ok = [o for o in opts if o[0] <= target]
+            if ok and name in self.mem_units:
+                near = [o for o in ok if o[1] <= MEMORY_LANE_SLACK * ok[0][1]]
+                pick[name] = min(near, key=lambda o: (self.share_cost(name, o[3]), o[1],
+                                                      o[2]))[3]
+                continue
             pick[name] = (ok[0] if ok else min(opts, key=lambda o: (o[0], o[1])))[3]
         # a padding feeding a serial-window SWG is at least as wide as it: the SWG refills
         # its buffer at each frame start at the padding's pace while its consumer idles
@@ -123,6 +144,23 @@ class _Folder:
                     and pick[pad].get("SIMD", 1) < w.get("SIMD", 1):
                 pick[pad] = {**pick[pad], "SIMD": w["SIMD"]}
         return pick
+
+    def share_cost(self, name: str, cfg: dict) -> float:
+        """Sum over FIT_RESOURCES of the unit's estimate at `cfg` / the board's limit
+        (cached)."""
+        key = (name, tuple(sorted(cfg.items())))
+        if key not in self.costs:
+            node = self.byname[name]
+            inst = getCustomOp(node)
+            old = {a: inst.get_nodeattr(a) for a in cfg}
+            for a, v in cfg.items():
+                inst.set_nodeattr(a, v if isinstance(v, str) else int(v))
+            row = layer_estimate(node, inst, inst, self.b.part)
+            for a, v in old.items():
+                inst.set_nodeattr(a, v)
+            self.costs[key] = sum(row[r] / (FIT_CAP * getattr(self.b, r))
+                                  for r in FIT_RESOURCES if getattr(self.b, r))
+        return self.costs[key]
 
     def apply(self, pick: dict, model=None):
         """Set the chosen folding on `model` (default: the working copy), tied SWGs too."""

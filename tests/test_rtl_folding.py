@@ -175,3 +175,26 @@ def test_pads_at_the_window_width(hw_model):
                 checked += 1
                 assert pick[pad].get("SIMD", 1) >= pick[swg].get("SIMD", 1), (target, pad, swg)
     assert checked
+
+
+def test_weight_memory_shape_weighs_in_folding():
+    """An XnorMVAU like bireal-cifar's stage-4 convs (MW 2304, MH 256, 4 x 4 pixels) at
+    40,000 cycles/frame on PYNQ-Z2: the fewest lanes (256, e.g. SIMD 256) make a 2,304 x 256
+    bit weight memory in 40 BRAM18, the folding takes 288 lanes (1.125 x), a 2,048 x 288 bit
+    memory that fills its 32 BRAM18 [analytical]: the smaller share of the board wins."""
+    import numpy as np
+    from test_rtl_xnor_mvau import make_model
+
+    pynq = get_board("pynq-z2")
+    m = make_model("x", 2304, 256, 1, 1, [1, 4, 4], np.random.default_rng(0))
+    f = _Folder(m, pynq)
+    target = 40_000
+    ok = [o for o in f.options["x"] if o[0] <= target]
+    fewest, chosen = ok[0][3], f.choose(target)["x"]
+    lanes = chosen["PE"] * chosen["SIMD"]
+    assert fewest["PE"] * fewest["SIMD"] == 256 and lanes == 288
+    assert f.share_cost("x", chosen) < f.share_cost("x", fewest)
+    bram = {lanes: f.summary({"x": c}, pynq.clock_mhz)["totals"]["BRAM18"]
+            for lanes, c in ((256, fewest), (288, chosen))}
+    assert bram == {256: 40, 288: 32}
+    assert f.summary({"x": chosen}, pynq.clock_mhz)["bottleneck_cycles"] <= target
