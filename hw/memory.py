@@ -384,10 +384,11 @@ class SetWeightMemory(Transformation):
     MVAU loads it through the weight-load chain). `chosen` records the mapping of every MVAU:
     {node: MemMap.as_dict() + fixed + runtime_load + load_bits}."""
 
-    def __init__(self, part: str, available: dict | None = None):
+    def __init__(self, part: str, available: dict | None = None, extra: dict | None = None):
         super().__init__()
         self.part = part
         self.available = available     # {LUT, BRAM18, URAM}; None: the part's board
+        self.extra = extra or {}       # usage not in the model (nodes still to be added)
         self.chosen: dict[str, dict] = {}
 
     def apply(self, model):
@@ -397,7 +398,7 @@ class SetWeightMemory(Transformation):
         model = model.transform(AllowWeightLoad(self.part))
         allowed = weight_load_allowed(model, self.part)
         mine = set((model.get_metadata_prop(STYLE_META) or "").split(",")) - {""}
-        nodes, base = [], {r: 0.0 for r in RESOURCES}
+        nodes, base = [], {r: float(self.extra.get(r, 0)) for r in RESOURCES}
         for n in model.graph.node:
             if not is_fpgadataflow_node(n) and n.domain != "hw.ops":
                 continue

@@ -44,7 +44,7 @@ from finn.custom_op.fpgadataflow.fmpadding import FMPadding
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from hw.boards import FIT_CAP, get_board
 from hw.estimates import FIT_RESOURCES, fit_of, layer_estimate, over_cap, summarize
-from hw.memory import SetWeightMemory
+from hw.memory import RESOURCES as MEMORY_RESOURCES, SetWeightMemory
 from hw.folding import _configs, _joint_problem, _lanes, legal_values
 from model.errors import BiRealError
 
@@ -94,7 +94,8 @@ class _Folder:
         self.rows: dict = {}
         self.byname = {n.name: n for n, _ in self.units}
         self.mem_units = {n.name for n, _ in self.units if n.op_type in MEMORY_UNITS}
-        self.costs: dict = {}
+        self.costs: dict = {}                   # (unit, cfg) -> its estimate row
+        self.allow: dict = {}                   # resource -> finished design's allowance
 
     def _options(self, node, inst):
         """[(cycles, lanes, PE, cfg)] of every legal folding, sorted cheapest first."""
@@ -146,8 +147,9 @@ class _Folder:
         return pick
 
     def share_cost(self, name: str, cfg: dict) -> float:
-        """Sum over FIT_RESOURCES of the unit's estimate at `cfg` / the board's limit
-        (cached)."""
+        """Sum over FIT_RESOURCES of the unit's estimate at `cfg` / what the units may take of
+        the board (FIT_CAP x available - the finished design's allowance, self.allow), so a
+        search with an allowance weighs resources as one on a board that much smaller."""
         key = (name, tuple(sorted(cfg.items())))
         if key not in self.costs:
             node = self.byname[name]
@@ -155,12 +157,13 @@ class _Folder:
             old = {a: inst.get_nodeattr(a) for a in cfg}
             for a, v in cfg.items():
                 inst.set_nodeattr(a, v if isinstance(v, str) else int(v))
-            row = layer_estimate(node, inst, inst, self.b.part)
+            self.costs[key] = layer_estimate(node, inst, inst, self.b.part)
             for a, v in old.items():
                 inst.set_nodeattr(a, v)
-            self.costs[key] = sum(row[r] / (FIT_CAP * getattr(self.b, r))
-                                  for r in FIT_RESOURCES if getattr(self.b, r))
-        return self.costs[key]
+        row = self.costs[key]
+        room = {r: FIT_CAP * getattr(self.b, r) - self.allow.get(r, 0) for r in FIT_RESOURCES}
+        return sum(row[r] / room[r] if room[r] > 0 else (math.inf if row[r] else 0.0)
+                   for r in FIT_RESOURCES if getattr(self.b, r))
 
     def apply(self, pick: dict, model=None):
         """Set the chosen folding on `model` (default: the working copy), tied SWGs too."""
@@ -194,10 +197,12 @@ class _Folder:
         """summary() with the weight memories of all units mapped together
         (hw.memory.SetWeightMemory, as finish_rtl maps them) instead of each alone: a
         fully folded net whose memories, each cheapest alone, are LUT ROMs that together
-        overflow the LUTs, is mapped to block RAM / URAM where those are free."""
-        avail = {r: self.b.available(r) for r in ("LUT", "BRAM18", "URAM")}
+        overflow the LUTs, is mapped to block RAM / URAM where those are free. The finished
+        design's allowance (self.allow: its FIFOs and width converters) counts as used, as
+        finish_rtl's mapping sees those nodes."""
+        avail = {r: self.b.available(r) for r in MEMORY_RESOURCES}
         m = self.apply(pick, copy.deepcopy(self.m)).transform(
-            SetWeightMemory(self.b.part, available=avail))
+            SetWeightMemory(self.b.part, available=avail, extra=self.allow))
         rows = [layer_estimate(n, getCustomOp(n), getCustomOp(n), self.b.part)
                 for n, _ in _nodes(m)]
         return summarize(rows, self.b, clock_mhz)
@@ -307,7 +312,7 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
     lo = max(requested, fast["bottleneck_cycles"])
     tmax = max(lo, slow["bottleneck_cycles"])
     searched = []
-    allow: dict = {}              # resource -> what the finished design adds (measured)
+    allow: dict = f.allow         # resource -> what the finished design adds (measured)
 
     def test(t):
         pick, _ = f.balanced(t, clk)

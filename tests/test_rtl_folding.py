@@ -16,12 +16,13 @@ def _mapped(hw_model, part):
         return map_rtl(hw_model, part)[0]
 
 
-def _finish_joint(part, board=None):
+def _finish_joint(part, board=None, extra=None):
     """A stand-in finish that maps the weight memories together, as finish_rtl does (for
-    `board`'s resources when given)."""
+    `board`'s resources when given; `extra`: usage of nodes the stand-in adds only to the
+    estimate, which finish_rtl's mapping would see in the model)."""
     from hw.memory import SetWeightMemory
     avail = board and {r: board.available(r) for r in ("LUT", "BRAM18", "URAM")}
-    return lambda m: (m.transform(SetWeightMemory(part, available=avail)), {})
+    return lambda m: (m.transform(SetWeightMemory(part, available=avail, extra=extra)), {})
 
 
 def test_cheaper_multipliers_only_where_dsps_bind(hw_model):
@@ -89,7 +90,7 @@ def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
 
     def finish(m):
         builds.append(1)
-        return _finish_joint(pynq.part, board)(m)
+        return _finish_joint(pynq.part, board, {"LUT": extra})(m)
     rtl, _, rep = fold_rtl(mapped, board, 1, finish=finish)
     assert rep["finish_allowance"]["LUT"] == extra and rep["fits"], rep["searched"]
     # one build without the allowance (over), one with it (fits): no bisection on builds
