@@ -299,49 +299,77 @@ def min_primitives(width: int) -> dict[str, int]:
 def assign_memories(shapes: list[tuple[int, int]], part: str, base: dict | None = None,
                     available: dict | None = None, fixed: list[str | None] | None = None,
                     rom: bool = True) -> list[MemMap]:
-    """Map several memories of one design together (module docstring's cost rule): start from
-    each memory's cheapest option, then, while the most utilised resource r* (used / available,
-    `base` = usage of the rest of the design) can be relieved, move the one memory whose move to
-    another option lowers max_r utilisation the most (ties: lower sum of utilisations). `fixed`:
-    per memory a ram_style that must be kept (None = free)."""
+    """Map several memories of one design together (module docstring's cost rule, `balance`);
+    `fixed`: per memory a ram_style that must be kept (None = free)."""
+    fam = part if part in FAMILIES else family(part)
+    fixed = fixed or [None] * len(shapes)
+    opts = [[map_style(d, w, fx, fam)] if fx and fx != "auto" else options(d, w, fam, rom)
+            for (d, w), fx in zip(shapes, fixed)]
+    return balance(opts, part, base, available)
+
+
+def balance(opts: list[list[MemMap]], part: str, base: dict | None = None,
+            available: dict | None = None) -> list[MemMap]:
+    """One option per memory (`opts`: each memory's allowed mappings): start from each
+    memory's cheapest, then, while the most utilised resource r* (used / available, `base` =
+    usage of the rest of the design) can be relieved, move the one memory whose move to
+    another option lowers max_r utilisation the most (ties: lower sum of utilisations)."""
     fam = part if part in FAMILIES else family(part)
     avail = available or board_resources(part) or PART_RESOURCES[fam]
     prices = prices_for(part, avail)
-    base = {r: float((base or {}).get(r, 0)) for r in RESOURCES}
-    fixed = fixed or [None] * len(shapes)
-    opts = []
-    for (d, w), fx in zip(shapes, fixed):
-        o = [map_style(d, w, fx, fam)] if fx and fx != "auto" else options(d, w, fam, rom)
-        opts.append(o)
     pick = [min(range(len(o)), key=lambda k: (cost(o[k], prices), o[k].lut, o[k].bram18))
             for o in opts]
+    used = {r: float((base or {}).get(r, 0)) for r in RESOURCES}
+    for o, k in zip(opts, pick):
+        for r, n in o[k].usage().items():
+            used[r] += n
 
-    def util(choice):
-        used = dict(base)
-        for o, k in zip(opts, choice):
-            for r, n in o[k].usage().items():
-                used[r] += n
-        return {r: (used[r] / avail[r]) if avail.get(r) else (math.inf if used[r] else 0.0)
+    def util(u):
+        return {r: (u[r] / avail[r]) if avail.get(r) else (math.inf if u[r] else 0.0)
                 for r in RESOURCES}
 
     for _ in range(4 * sum(len(o) for o in opts) + 1):
-        u = util(pick)
+        u = util(used)
         worst = max(u.values())
         top = max(u, key=u.get)
         best = None
         for i, o in enumerate(opts):
+            now = o[pick[i]].usage()
             for k in range(len(o)):
-                if k == pick[i] or o[k].usage()[top] >= o[pick[i]].usage()[top]:
+                new = o[k].usage()
+                if k == pick[i] or new[top] >= now[top]:
                     continue
-                trial = pick[:i] + [k] + pick[i + 1:]
-                tu = util(trial)
+                tu = util({r: used[r] - now[r] + new[r] for r in RESOURCES})
                 key = (max(tu.values()), sum(tu.values()))
                 if best is None or key < best[0]:
-                    best = (key, trial)
+                    best = (key, i, k)
         if best is None or best[0][0] >= worst - 1e-12:
             break
-        pick = best[1]
+        _, i, k = best
+        for r in RESOURCES:
+            used[r] += opts[i][k].usage()[r] - opts[i][pick[i]].usage()[r]
+        pick[i] = k
     return [o[k] for o, k in zip(opts, pick)]
+
+
+FIFO_SRL_DEPTH = 33      # finn-rtllib fifo.sv: a shift register up to this depth, any ram_style
+
+
+def fifo_options(op, part: str) -> list[MemMap]:
+    """The mappings of a StreamingFIFO_rtl deeper than FIFO_SRL_DEPTH: LUT RAM
+    ('distributed') and block RAM, each costed by FINN's fitted model of fifo.sv
+    (op.get_fifo_cost); [] for shallower FIFOs (shift registers whatever is asked)."""
+    depth = op.get_nodeattr("depth")
+    if depth <= FIFO_SRL_DEPTH:
+        return []
+    width, old, out = op.get_instream_width_padded(), op.get_nodeattr("ram_style"), []
+    for kind in ("distributed", "block"):
+        op.set_nodeattr("ram_style", kind)
+        c = op.get_fifo_cost(part)
+        out.append(MemMap(kind, depth, width, bram18=c.bram, uram=c.uram, lut=c.lut,
+                          bits_per_cycle=width, primitive=f"fifo.sv {kind}"))
+    op.set_nodeattr("ram_style", old)
+    return out
 
 
 MVAU_OPS = ("XnorMVAU_rtl", "IntMVAU_rtl")
@@ -376,45 +404,62 @@ class AllowWeightLoad(Transformation):
 
 class SetWeightMemory(Transformation):
     """FINN-style transformation: set `ram_style` of every XnorMVAU_rtl / IntMVAU_rtl weight
-    memory by `assign_memories` for `part` (its board's resources; base usage = the analytical
-    estimate of every other node and of the MVAU datapaths). A node whose ram_style is not
-    'auto' was fixed by the user's folding file and is kept (it still counts in the usage).
+    memory, and of every StreamingFIFO_rtl deeper than FIFO_SRL_DEPTH (LUT RAM or block RAM,
+    fifo_options), together by `balance` for `part` (its board's resources, or `available`;
+    base usage = the analytical estimate of every other node and of the MVAU datapaths, plus
+    `extra`: nodes not in the model yet). A weight memory whose ram_style is not 'auto' was
+    fixed by the user's folding file and is kept (it still counts in the usage).
     URAM ('ultra') is an option only where run-time weight loading is allowed
     (weight_load_allowed); a memory that gets it has `runtime_writeable_weights` = 1 (its
-    MVAU loads it through the weight-load chain). `chosen` records the mapping of every MVAU:
-    {node: MemMap.as_dict() + fixed + runtime_load + load_bits}."""
+    MVAU loads it through the weight-load chain). keep_ultra (a remap of a built design, e.g.
+    after FIFO sizing, whose weight-load chain is fixed): memories in URAM stay there and no
+    other goes to URAM. `chosen` records the mapping of every MVAU: {node: MemMap.as_dict() +
+    fixed + runtime_load + load_bits}; `fifos` the kind of every FIFO mapped; `usage` the
+    design's resources the rule saw (hw.estimates' totals, up to per-node rounding)."""
 
-    def __init__(self, part: str, available: dict | None = None, extra: dict | None = None):
+    def __init__(self, part: str, available: dict | None = None, extra: dict | None = None,
+                 keep_ultra: bool = False):
         super().__init__()
         self.part = part
         self.available = available     # {LUT, BRAM18, URAM}; None: the part's board
         self.extra = extra or {}       # usage not in the model (nodes still to be added)
+        self.keep_ultra = keep_ultra
         self.chosen: dict[str, dict] = {}
+        self.fifos: dict[str, str] = {}
+        self.usage: dict[str, int] = {}     # the design's {LUT, BRAM18, URAM} as mapped
 
     def apply(self, model):
         from qonnx.custom_op.registry import getCustomOp
         from finn.util.fpgadataflow import is_fpgadataflow_node
+        from hw.estimates import LUT_MODELS
         from model.errors import BiRealError
         model = model.transform(AllowWeightLoad(self.part))
         allowed = weight_load_allowed(model, self.part)
         mine = set((model.get_metadata_prop(STYLE_META) or "").split(",")) - {""}
-        nodes, base = [], {r: float(self.extra.get(r, 0)) for r in RESOURCES}
+        nodes, fifos, base = [], [], {r: float(self.extra.get(r, 0)) for r in RESOURCES}
         for n in model.graph.node:
             if not is_fpgadataflow_node(n) and n.domain != "hw.ops":
                 continue
             op = getCustomOp(n)
             if n.op_type in MVAU_OPS:
-                if n.name in mine:                 # set by an earlier run: free again
+                keep = self.keep_ultra and op.get_nodeattr("ram_style") == "ultra"
+                if n.name in mine and not keep:    # set by an earlier run: free again
                     op.set_nodeattr("ram_style", "auto")
                 nodes.append((n, op))
                 base["LUT"] += (op.lut_estimation(self.part) - op.memory_luts(self.part)
                                 - op.wload_luts(self.part))     # ~100 LUTs: not in the rule
                 continue
+            if n.op_type == "StreamingFIFO_rtl":
+                o = fifo_options(op, self.part)
+                if o:
+                    fifos.append((n, op, o))
+                    continue
             try:
                 res = op.node_res_estimation(self.part)
             except Exception:  # noqa: BLE001 - an op without a model adds nothing
                 continue
-            base["LUT"] += float(res.get("LUT", 0))
+            lut = LUT_MODELS.get(n.op_type)           # as hw.estimates counts it
+            base["LUT"] += float(lut(op) if lut else res.get("LUT", 0))
             base["BRAM18"] += float(res.get("BRAM_18K", 0))
             base["URAM"] += float(res.get("URAM", 0))
         fixed = [op.get_nodeattr("ram_style") for _, op in nodes]
@@ -424,9 +469,13 @@ class SetWeightMemory(Transformation):
                 f"ram_style 'ultra' for {', '.join(bad[:3])}: URAM needs run-time weight "
                 f"loading, which is off or impossible on {self.part} (UltraScale+ only; "
                 "`--weight-load auto`)")
-        maps = assign_memories([op.weight_mem_shape() for _, op in nodes], self.part, base,
-                               available=self.available, fixed=[None if f == "auto" else f for f in fixed],
-                               rom=not allowed)
+        fam = family(self.part)
+        rom = not allowed or self.keep_ultra
+        opts = [[map_style(*op.weight_mem_shape(), f, fam)] if f != "auto"
+                else options(*op.weight_mem_shape(), fam, rom) for (_, op), f in zip(nodes, fixed)]
+        maps = balance(opts + [o for _, _, o in fifos], self.part, base, self.available)
+        self.usage = {r: int(math.ceil(base[r] + sum(m.usage()[r] for m in maps)))
+                      for r in RESOURCES}
         for (n, op), m, f in zip(nodes, maps, fixed):
             if f == "auto":
                 op.set_nodeattr("ram_style", m.ram_style)
@@ -435,5 +484,8 @@ class SetWeightMemory(Transformation):
             self.chosen[n.name] = {**m.as_dict(), "fixed": f != "auto",
                                    "runtime_load": m.kind == "ultra",
                                    "load_bits": op.load_bits(self.part) if m.kind == "ultra" else 0}
+        for (n, op, _), m in zip(fifos, maps[len(nodes):]):
+            op.set_nodeattr("ram_style", m.ram_style)
+            self.fifos[n.name] = m.kind
         model.set_metadata_prop(STYLE_META, ",".join(sorted(mine)))
         return model, False

@@ -268,13 +268,13 @@ def finish_rtl(model, part: str):
         if n.op_type == "StreamingFIFO_rtl":
             op = getCustomOp(n)
             op.set_nodeattr("ram_style", fifo_ram_style(op.get_nodeattr("depth")))
-    wmem = SetWeightMemory(part)             # MVAU weight memories -> primitives (hw.memory)
+    wmem = SetWeightMemory(part)             # MVAU weight memories + FIFOs -> primitives (hw.memory)
     model = model.transform(wmem).transform(InferShapes()).transform(InferDataTypes())
     left = [f"{n.name} ({n.op_type})" for n in model.graph.node if not is_rtl(n)]
     if left:
         raise BiRealError("no RTL implementation for: " + ", ".join(left))
     return model, {"fifo_sizing": sizing.depths, "swg_headroom": headroom.changes,
-                   "weight_memory": wmem.chosen,
+                   "weight_memory": wmem.chosen, "fifo_memory": wmem.fifos,
                    "dwc_split": [{"bits": [i, m, o]} for _, i, m, o in split.split + wide.split]}
 
 

@@ -25,6 +25,7 @@ from qonnx.custom_op.registry import getCustomOp
 from model.errors import BiRealError
 from model.export import atomic_write, save_json
 
+from hw.memory import MVAU_OPS, SetWeightMemory
 from hw.rtl_flow import relocate
 
 from .design import Design, bottleneck, pixel_codes
@@ -145,13 +146,27 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
         if new != before:
             op.set_nodeattr("depth", new)
             op.set_nodeattr("ram_style", fifo_ram_style(new))
-            changed.append(n)
-    for n in changed:                       # regenerate only the FIFOs whose depth changed
-        getCustomOp(n).generate_hdl(rtl, part, 1000.0 / clock)
+            changed.append(n.name)
+    # the deeper FIFOs change the design's LUT / block RAM balance: map the FIFOs and the
+    # weight memories together again (hw.memory.SetWeightMemory; URAM weights stay, the
+    # weight-load chain is built), then regenerate only the nodes that changed
+    mapped = (MVAU_OPS + ("StreamingFIFO_rtl",))
+    style = {n.name: getCustomOp(n).get_nodeattr("ram_style") for n in rtl.graph.node
+             if n.op_type in mapped}
+    rtl = rtl.transform(SetWeightMemory(part, keep_ultra=True))
+    remap = {}
+    for n in rtl.graph.node:
+        if n.op_type in mapped:
+            new = getCustomOp(n).get_nodeattr("ram_style")
+            if new != style[n.name] and n.name not in changed:
+                remap[n.name] = [style[n.name], new]
+    for n in rtl.graph.node:                # regenerate only the nodes that changed
+        if n.name in changed or n.name in remap:
+            getCustomOp(n).generate_hdl(rtl, part, 1000.0 / clock)
     atomic_write(d / "rtl_model.onnx", lambda t: rtl.save(t), ".onnx")
     _update_estimates(d, rtl, info)
     rep = {"frames": frames, "input_gap": round(gap, 4), "sim_cycles": r.cycles,
-           "changed": len(changed), "rerun": rerun,
+           "changed": len(changed), "rerun": rerun, "memory_remap": remap,
            "fifos": rows, "seconds": round(time.time() - t0, 1),
            "method": "max occupancy of deep FIFOs in Verilator (FINN's rtlsim FIFO sizing), "
                      f"depth = max(derived deadlock-free depth, occupancy + {MARGIN})"}

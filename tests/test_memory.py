@@ -216,3 +216,55 @@ def test_set_weight_memory_uram_and_load_bits():
         forced.transform(M.SetWeightMemory(ZU))
     with pytest.raises(BiRealError, match="ram_style 'ultra' for d0"):
         _deep_model(["ultra"]).transform(M.SetWeightMemory(Z2))
+
+
+def _fifo(name, depth, bits):
+    return helper.make_node(
+        "StreamingFIFO_rtl", ["inp"], [f"out_{name}"], name=name,
+        domain="finn.custom_op.fpgadataflow.rtl", backend="fpgadataflow", depth=depth,
+        folded_shape=[1, 64, bits], normal_shape=[1, 64 * bits], dataType="BINARY",
+        ram_style="auto")
+
+
+def test_fifos_join_the_memory_balance():
+    """SetWeightMemory maps deep FIFOs too (LUT RAM or block RAM, FINN's fifo.sv costs):
+    with the LUTs nearly used up, a 200 x 40-bit FIFO (297 LUT as LUT RAM) goes to block RAM
+    (2 BRAM18 + 57 LUT); with the block RAM used up it stays in LUT RAM; a 20-deep FIFO is a
+    shift register whatever is asked and is left alone."""
+    nodes = [_fifo("deep", 200, 40), _fifo("shallow", 20, 40)]
+    g = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("inp", TensorProto.FLOAT,
+                                                                     [1, 2560])],
+                          [helper.make_tensor_value_info(f"out_{n.name}", TensorProto.FLOAT,
+                                                         [1, 2560]) for n in nodes])
+    model = ModelWrapper(helper.make_model(g))
+    deep = M.fifo_options(getCustomOp(nodes[0]), Z2)
+    assert [(o.kind, o.lut, o.bram18) for o in deep] == [("distributed", 297, 0),
+                                                         ("block", 57, 2)]
+    assert M.fifo_options(getCustomOp(nodes[1]), Z2) == []
+    srl = getCustomOp(nodes[1]).get_fifo_cost(Z2).lut        # 20 x 40 bits in SRLs: base
+    for extra, kind in (({"LUT": 45_000}, "block"), ({"BRAM18": 270}, "distributed"),
+                        ({}, "distributed")):      # nothing binds: the cheaper share
+        t = M.SetWeightMemory(Z2, extra=extra)
+        m = model.transform(t)
+        assert t.fifos == {"deep": kind}, extra
+        styles = {n.name: getCustomOp(n).get_nodeattr("ram_style") for n in m.graph.node}
+        assert styles == {"deep": kind, "shallow": "auto"}
+        assert t.usage["LUT"] == extra.get("LUT", 0) + srl + (57 if kind == "block" else 297)
+
+
+def test_weight_memory_balance_sees_the_design_as_estimated(compiled_tiny):
+    """The balance's view of the design (SetWeightMemory.usage) is hw.estimates' totals, up to
+    per-node rounding: it counts the LUT models hw.estimates adds to FINN's (width converters,
+    paddings), so it balances the resources the fit is judged on."""
+    from hw.boards import get_board
+    from hw.estimates import estimate
+    from hw.rtl_flow import finn_settings, relocate
+    d = compiled_tiny
+    finn_settings(d)
+    rtl = relocate(ModelWrapper(str(d / "rtl_model.onnx")), d)
+    board = get_board("pynq-z2")
+    t = M.SetWeightMemory(board.part)
+    est = estimate(rtl.transform(t), board, board.clock_mhz)
+    n = len(rtl.graph.node)
+    for r in ("LUT", "BRAM18"):
+        assert abs(t.usage[r] - est["totals"][r]) <= n, (r, t.usage, est["totals"])
