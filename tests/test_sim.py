@@ -121,3 +121,34 @@ def test_fifo_sizing_does_not_grow_with_the_frames(compiled_tiny, tmp_path):
     grew = {n: (occ[6][n], occ[12][n]) for n in occ[6]
             if occ[12][n] > 1.6 * occ[6][n] + 16}
     assert not grew, grew
+
+
+def test_fifo_sizing_maps_the_memories_again(compiled_tiny, tmp_path):
+    """Sized FIFOs change the design's LUT / block RAM balance, so size_fifos maps the FIFOs and
+    weight memories together again (hw.memory.SetWeightMemory, URAM kept) and regenerates the
+    nodes whose ram_style changed. Started from every weight memory and deep FIFO in LUTs, the
+    sized design is the balance's fixed point, and each remapped MVAU's HDL has its new style."""
+    from hw.memory import MVAU_OPS, SetWeightMemory
+    from hw.rtl_flow import finn_settings
+    from sim.fifo_sizing import size_fifos
+    d = tmp_path / "b"
+    shutil.copytree(compiled_tiny, d, ignore=shutil.ignore_patterns("sim"))
+    finn_settings(d)
+    rtl = relocate(ModelWrapper(str(d / "rtl_model.onnx")), d)
+    mapped = MVAU_OPS + ("StreamingFIFO_rtl",)
+    for n in rtl.graph.node:
+        if n.op_type in mapped and getCustomOp(n).get_nodeattr("ram_style") != "auto":
+            getCustomOp(n).set_nodeattr("ram_style", "distributed")
+    rtl.save(str(d / "rtl_model.onnx"))
+    rep = size_fifos(d, frames=4, quiet=True)
+    part = json.loads((d / "compile.json").read_text())["part"]
+    sized = relocate(ModelWrapper(str(d / "rtl_model.onnx")), d)
+    styles = {n.name: getCustomOp(n).get_nodeattr("ram_style") for n in sized.graph.node
+              if n.op_type in mapped}
+    again = sized.transform(SetWeightMemory(part, keep_ultra=True))
+    assert styles == {n.name: getCustomOp(n).get_nodeattr("ram_style")
+                      for n in again.graph.node if n.op_type in mapped}
+    mvaus = {k: v for k, v in rep["memory_remap"].items() if k.startswith(MVAU_OPS)}
+    assert mvaus and all(old == "distributed" for old, _ in mvaus.values()), rep["memory_remap"]
+    for name, (_, new) in mvaus.items():
+        assert f'.RAM_STYLE("{new}")' in (d / "rtl" / name / f"{name}.v").read_text()
