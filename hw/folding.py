@@ -214,6 +214,16 @@ def _pad_at_window_width(model: ModelWrapper) -> None:
     ZCU104 at 4,096 cycles/frame (stage-4 pads SIMD 4 -> SWG 16, 240 words to refill)
     4,545 -> 4,172 cycles/frame on 3 frames; bireal18 at 75,264 (stage-3 pads SIMD 1 -> SWG 8,
     1,120 words) 81,995 in steady state, its 3x3 MVAUs starved 2,764 cycles/frame."""
+    for _, inst, _, swg in pads_at_windows(model):
+        if not swg.get_nodeattr("parallel_window"):
+            # SWG SIMD divides IFMChannels = the padding's NumChannels: a legal padding SIMD
+            inst.set_nodeattr("SIMD", max(inst.get_nodeattr("SIMD"), swg.get_nodeattr("SIMD")))
+
+
+def pads_at_windows(model: ModelWrapper) -> list:
+    """[(pad node, its op, SWG node, its op)] for every FMPadding whose consumer is a
+    sliding-window generator (the pairs _pad_at_window_width and hw.rtl_folding widen)."""
+    out = []
     for node, inst in hw_nodes(model):
         if not isinstance(inst, FMPadding):
             continue
@@ -221,9 +231,9 @@ def _pad_at_window_width(model: ModelWrapper) -> None:
         if cons is None or not is_fpgadataflow_node(cons):
             continue
         swg = getCustomOp(cons)
-        if isinstance(swg, ConvolutionInputGenerator) and not swg.get_nodeattr("parallel_window"):
-            # SWG SIMD divides IFMChannels = the padding's NumChannels: a legal padding SIMD
-            inst.set_nodeattr("SIMD", max(inst.get_nodeattr("SIMD"), swg.get_nodeattr("SIMD")))
+        if isinstance(swg, ConvolutionInputGenerator):
+            out.append((node, inst, cons, swg))
+    return out
 
 
 def _fold(spec: ModelWrapper, target: int, wmax: int, board: Board, thr: list[str],

@@ -40,12 +40,11 @@ import math
 from qonnx.custom_op.registry import getCustomOp
 
 from finn.custom_op.fpgadataflow.convolutioninputgenerator import ConvolutionInputGenerator
-from finn.custom_op.fpgadataflow.fmpadding import FMPadding
 from finn.util.fpgadataflow import is_fpgadataflow_node
 from hw.boards import FIT_CAP, get_board
 from hw.estimates import FIT_RESOURCES, fit_of, layer_estimate, over_cap, summarize
 from hw.memory import RESOURCES as MEMORY_RESOURCES, SetWeightMemory
-from hw.folding import _configs, _joint_problem, _lanes, legal_values
+from hw.folding import _configs, _joint_problem, _lanes, legal_values, pads_at_windows
 from model.errors import BiRealError
 
 # units whose weight memory's shape follows their folding (depth MW/SIMD * MH/PE, width
@@ -85,12 +84,8 @@ class _Folder:
         self.options = {n.name: self._options(n, i) for n, i in self.units
                         if n.name not in self.tied}
         # padding -> the sliding-window generator it feeds (hw.folding._pad_at_window_width)
-        self.pad_swg = {}
-        for n, i in self.units:
-            c = self.m.find_consumer(n.output[0])
-            if isinstance(i, FMPadding) and c is not None and c.name in self.options \
-                    and isinstance(getCustomOp(c), ConvolutionInputGenerator):
-                self.pad_swg[n.name] = c.name
+        self.pad_swg = {p.name: c.name for p, _, c, _ in pads_at_windows(self.m)
+                        if c.name in self.options}
         self.rows: dict = {}
         self.byname = {n.name: n for n, _ in self.units}
         self.mem_units = {n.name for n, _ in self.units if n.op_type in MEMORY_UNITS}
