@@ -64,17 +64,8 @@ module bireal_rom #(
       (* ram_style = "ultra" *) logic [WH-1:0] mem [0:(1 << AW) + DEPTH - 1];
       wire [AW-1:0] a = we ? waddr : addr;               // one address per port
       wire [2*WH-1:0] wd = (2*WH)'(wdata);
-      logic [WH-1:0] lo, hi;
-      if (MEM_FILE != "") begin : g_init                 // (simulation only: URAM has no init)
-        logic [W-1:0] img [0:DEPTH-1];
-        initial begin
-          $readmemh(MEM_FILE, img);
-          for (int i = 0; i < DEPTH; i++) begin
-            mem[i] = img[i][WH-1:0];
-            mem[(1 << AW) + i] = WH'(img[i] >> WH);
-          end
-        end
-      end
+      logic [WH-1:0] lo, hi;                              // no MEM_FILE: URAM has no init,
+                                                         // its words come through the write port
       always_ff @(posedge clk)                           // port A: low halves at a
         if (WR != 0 && we) mem[{1'b0, a}] <= wd[WH-1:0];
         else if (en) lo <= mem[{1'b0, a}];
@@ -84,9 +75,6 @@ module bireal_rom #(
       assign rd = {hi[W-WH-1:0], lo};
     end else if (RAM_STYLE == "ultra") begin : g_uram
       (* ram_style = "ultra", rom_style = "ultra" *) logic [W-1:0] mem [0:DEPTH-1];
-      if (MEM_FILE != "") begin : g_init
-        initial $readmemh(MEM_FILE, mem);
-      end
       always_ff @(posedge clk) if (en) rd <= mem[addr];
       if (WR != 0) begin : g_wr
         always_ff @(posedge clk) if (we) mem[waddr] <= wdata;
