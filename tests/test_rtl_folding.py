@@ -137,6 +137,42 @@ def test_allowance_ruling_out_all_foldings_bisects_finished_designs(hw_model, mo
     assert t0 <= rep["target_cycles"] <= 1.25 * t0, rep["searched"]
 
 
+def test_scan_up_when_neither_the_allowance_nor_full_folding_fits(hw_model, monkeypatch):
+    """Slower is not always smaller: fully folded, deep and narrow weight memories waste block
+    RAM and URAM (bireal18 on ZCU104: 88 % LUT and BRAM18 at PE = SIMD = 1). When the
+    allowance rules out every folding and the fully folded finished design does not fit
+    either, fold_rtl scans up from the last failing bottleneck on finished designs (it kept
+    T_max, 118,013,952 cycles/frame). Stand-in finish: `extra` LUT on designs faster than T0
+    and on designs slower than 8 x T0, so the best is the fastest folding >= T0."""
+    import hw.estimates as E
+    from hw.rtl_folding import fold_rtl
+    pynq = dataclasses.replace(get_board("pynq-z2"), DSP=100_000)
+    mapped = _mapped(hw_model, pynq.part)
+    f = _Folder(mapped, pynq)
+    _, slow = f.balanced(1 << 62, pynq.clock_mhz)
+    _, mid = f.balanced(4_000, pynq.clock_mhz)
+    t0 = mid["bottleneck_cycles"]
+    _, fast = f.balanced(t0 // 2, pynq.clock_mhz)
+    assert fast["bottleneck_cycles"] < t0 and t0 * 10 < slow["bottleneck_cycles"]
+    cap = max(fast["totals"]["LUT"], mid["totals"]["LUT"], slow["totals"]["LUT"]) + 50
+    board = dataclasses.replace(pynq, name="allow-scan", LUT=int(cap / E.FIT_CAP) + 1)
+    extra = 10 * board.LUT
+    real = E.estimate
+
+    def finished_estimate(model, b, clk=None):
+        est = real(model, b, clk)
+        c = est["bottleneck_cycles"]
+        add = extra if c < t0 or c > 8 * t0 else 0
+        fifo = {"name": "StreamingFIFO_rtl_x", "op_type": "StreamingFIFO_rtl", "LUT": add,
+                "BRAM18": 0, "URAM": 0, "DSP": 0, "cycles": 0}
+        return E.summarize(est["layers"] + [fifo], b, est["clock_mhz"])
+    monkeypatch.setattr(E, "estimate", finished_estimate)
+    _, _, rep = fold_rtl(mapped, board, 1, finish=lambda m: (m, {}))
+    assert rep["fits"], rep["searched"]
+    assert t0 <= rep["target_cycles"] <= 1.25 * t0, rep["searched"]
+    assert any("scan up" in str(x[2]) for x in rep["searched"])
+
+
 def test_fully_folded_fit_judged_with_memories_mapped_together(hw_model):
     """What no folding can fix is judged on the memories mapped together, as they are built:
     fully folded, each weight memory alone is cheapest as a LUT ROM, and on a board with few
