@@ -104,12 +104,10 @@ def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
     assert rep["target_cycles"] > rep["fastest_cycles"]          # the extra changed the choice
 
 
-def test_allowance_ruling_out_all_foldings_bisects_finished_designs(hw_model, monkeypatch):
-    """The allowance is measured on a fast folding, whose FIFOs are deep; when units + that
-    allowance fit nowhere, not even at T_max, fold_rtl must not jump to T_max (bireal-cifar
-    for 2,500 FPS on PYNQ-Z2 fell from 39,360 to 9,437,184 cycles/frame): the finished
-    designs decide by bisection. Stand-in finish: adds `extra` LUT (more than the board) only
-    to designs faster than T0, so the best is the fastest folding >= T0 whose units fit."""
+def _fold_with_finish_over(hw_model, monkeypatch, over):
+    """fold_rtl on a board whose LUTs every unit folding meets, with a stand-in finish that
+    adds 10 x the board's LUTs to the designs where over(bottleneck, T0) holds (T0: the
+    bottleneck of the 4,000-cycle folding). Returns (report, T0)."""
     import hw.estimates as E
     from hw.rtl_folding import fold_rtl
     pynq = dataclasses.replace(get_board("pynq-z2"), DSP=100_000)
@@ -121,19 +119,30 @@ def test_allowance_ruling_out_all_foldings_bisects_finished_designs(hw_model, mo
     _, fast = f.balanced(t0 // 2, pynq.clock_mhz)             # its units fit the board
     assert fast["bottleneck_cycles"] < t0 and t0 * 10 < slow["bottleneck_cycles"]
     cap = max(fast["totals"]["LUT"], mid["totals"]["LUT"], slow["totals"]["LUT"]) + 50
-    board = dataclasses.replace(pynq, name="allow-tmax", LUT=int(cap / E.FIT_CAP) + 1)
+    board = dataclasses.replace(pynq, name="allow-over", LUT=int(cap / E.FIT_CAP) + 1)
     extra = 10 * board.LUT
     real = E.estimate
 
     def finished_estimate(model, b, clk=None):
         est = real(model, b, clk)
-        add = extra if est["bottleneck_cycles"] < t0 else 0
+        add = extra if over(est["bottleneck_cycles"], t0) else 0
         fifo = {"name": "StreamingFIFO_rtl_x", "op_type": "StreamingFIFO_rtl", "LUT": add,
                 "BRAM18": 0, "URAM": 0, "DSP": 0, "cycles": 0}
         return E.summarize(est["layers"] + [fifo], b, est["clock_mhz"])
     monkeypatch.setattr(E, "estimate", finished_estimate)
     _, _, rep = fold_rtl(mapped, board, 1, finish=lambda m: (m, {}))
-    assert rep["fits"] and rep["finish_allowance"]["LUT"] == extra, rep["searched"]
+    assert rep["finish_allowance"]["LUT"] == extra, rep["searched"]
+    return rep, t0
+
+
+def test_allowance_ruling_out_all_foldings_bisects_finished_designs(hw_model, monkeypatch):
+    """The allowance is measured on a fast folding, whose FIFOs are deep; when units + that
+    allowance fit nowhere, not even at T_max, fold_rtl must not jump to T_max (bireal-cifar
+    for 2,500 FPS on PYNQ-Z2 fell from 39,360 to 9,437,184 cycles/frame): the finished
+    designs decide by bisection. Stand-in finish: over the board only for designs faster
+    than T0, so the best is the fastest folding >= T0 whose units fit."""
+    rep, t0 = _fold_with_finish_over(hw_model, monkeypatch, lambda c, t0: c < t0)
+    assert rep["fits"], rep["searched"]
     assert t0 <= rep["target_cycles"] <= 1.25 * t0, rep["searched"]
 
 
@@ -142,32 +151,10 @@ def test_scan_up_when_neither_the_allowance_nor_full_folding_fits(hw_model, monk
     RAM and URAM (bireal18 on ZCU104: 88 % LUT and BRAM18 at PE = SIMD = 1). When the
     allowance rules out every folding and the fully folded finished design does not fit
     either, fold_rtl scans up from the last failing bottleneck on finished designs (it kept
-    T_max, 118,013,952 cycles/frame). Stand-in finish: `extra` LUT on designs faster than T0
-    and on designs slower than 8 x T0, so the best is the fastest folding >= T0."""
-    import hw.estimates as E
-    from hw.rtl_folding import fold_rtl
-    pynq = dataclasses.replace(get_board("pynq-z2"), DSP=100_000)
-    mapped = _mapped(hw_model, pynq.part)
-    f = _Folder(mapped, pynq)
-    _, slow = f.balanced(1 << 62, pynq.clock_mhz)
-    _, mid = f.balanced(4_000, pynq.clock_mhz)
-    t0 = mid["bottleneck_cycles"]
-    _, fast = f.balanced(t0 // 2, pynq.clock_mhz)
-    assert fast["bottleneck_cycles"] < t0 and t0 * 10 < slow["bottleneck_cycles"]
-    cap = max(fast["totals"]["LUT"], mid["totals"]["LUT"], slow["totals"]["LUT"]) + 50
-    board = dataclasses.replace(pynq, name="allow-scan", LUT=int(cap / E.FIT_CAP) + 1)
-    extra = 10 * board.LUT
-    real = E.estimate
-
-    def finished_estimate(model, b, clk=None):
-        est = real(model, b, clk)
-        c = est["bottleneck_cycles"]
-        add = extra if c < t0 or c > 8 * t0 else 0
-        fifo = {"name": "StreamingFIFO_rtl_x", "op_type": "StreamingFIFO_rtl", "LUT": add,
-                "BRAM18": 0, "URAM": 0, "DSP": 0, "cycles": 0}
-        return E.summarize(est["layers"] + [fifo], b, est["clock_mhz"])
-    monkeypatch.setattr(E, "estimate", finished_estimate)
-    _, _, rep = fold_rtl(mapped, board, 1, finish=lambda m: (m, {}))
+    T_max, 118,013,952 cycles/frame). Stand-in finish: over the board below T0 and above
+    8 x T0, so the best is the fastest folding >= T0."""
+    rep, t0 = _fold_with_finish_over(hw_model, monkeypatch,
+                                     lambda c, t0: c < t0 or c > 8 * t0)
     assert rep["fits"], rep["searched"]
     assert t0 <= rep["target_cycles"] <= 1.25 * t0, rep["searched"]
     assert any("scan up" in str(x[2]) for x in rep["searched"])
