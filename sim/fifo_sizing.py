@@ -148,8 +148,7 @@ def size_fifos(build_dir, frames: int = 6, quiet: bool = False) -> dict:
         rows.append({"fifo": n.name, "derived_depth": before, "max_occupancy": maxc[n.name],
                      "depth": new})
         if new != before:
-            op.set_nodeattr("depth", new)
-            op.set_nodeattr("ram_style", fifo_ram_style(new))
+            op.set_nodeattr("depth", new)          # its ram_style: the remap below
             changed.append(n.name)
     # the deeper FIFOs change the design's LUT / block RAM balance: map the FIFOs and the
     # weight memories together again (hw.memory.SetWeightMemory; URAM weights stay, the
