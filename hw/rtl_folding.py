@@ -264,6 +264,26 @@ def finish_added(est: dict) -> dict:
     return {k: int(sum(r[k] for r in rows)) for k in FIT_RESOURCES}
 
 
+def sizing_allowance(est: dict) -> dict | None:
+    """The allowance to fold again with (fold_rtl allow_in) when `est`, the estimate of a
+    design after FIFO sizing (estimates.json), is over the board although its automatic
+    folding fit before the sizing: per resource the largest of what its FIFOs and width
+    converters cost now and the allowances its folding already used. None when it fits,
+    when the folding was not automatic or did not fit anyway, or when that allowance is no
+    larger than the one the folding was given (folding again would change nothing)."""
+    search = (est.get("rtl") or {}).get("folding_search") if isinstance(est.get("rtl"), dict) \
+        else None
+    if est.get("fits") or not search or not search.get("fits"):
+        return None
+    add = finish_added(est)
+    given = search.get("given_allowance") or {}
+    new = {r: max(add[r], int(search.get("finish_allowance", {}).get(r, 0)),
+                  int(given.get(r, 0))) for r in FIT_RESOURCES}
+    if all(new[r] <= int(given.get(r, 0)) for r in FIT_RESOURCES):
+        return None
+    return new
+
+
 def _fits(summ: dict, ignore: set) -> bool:
     return all(f["ok"] for k, f in summ["fit"].items() if k not in ignore)
 
@@ -276,7 +296,7 @@ def _finished(f, pick, finish, b, clk):
 
 
 def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None = None,
-             max_relax: int = 6, max_allow: int = 3):
+             max_relax: int = 6, max_allow: int = 3, allow_in: dict | None = None):
     """Fold the RTL-unit graph `mapped` (hw.rtl_flow.map_rtl) for `board` at the smallest
     cycles/frame >= target_cycles that fits (see module docstring); `finish(model) ->
     (rtl_model, report)` builds the design (hw.rtl_flow.finish_rtl), whose estimate decides:
@@ -287,7 +307,12 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
     foldings can need *more* LUTs: deeper weight ROMs), or if the allowance rules out every
     folding below T_max (it was measured at a faster folding, with deeper FIFOs), a geometric
     bisection between the last failing bottleneck and T_max on the finished design's
-    estimate (max_relax steps) picks the fastest that fits.
+    estimate (max_relax steps) picks the fastest that fits. `allow_in` (resource -> amount)
+    is an allowance measured elsewhere: what a previous build's FIFOs and width converters
+    cost after its FIFO sizing (sim.build re-folds with it when the sized design is over the
+    board). It starts the search, and every finished design is judged with its FIFOs and
+    width converters costing at least that much (their depths here are the derived ones,
+    which the sizing deepens).
 
     Returns (rtl_model, folded mapped model, report) with report {board, requested_cycles,
     target_cycles, achieved_cycles, bottleneck_layer, est_fps, fits, warning, decided_by,
@@ -309,6 +334,7 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
     tmax = max(lo, slow["bottleneck_cycles"])
     searched = []
     allow: dict = f.allow         # resource -> what the finished design adds (measured)
+    allow.update({r: int(v) for r, v in (allow_in or {}).items() if r in FIT_RESOURCES and v})
 
     def test(t):
         pick, _ = f.balanced(t, clk)
@@ -335,8 +361,17 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
                     bad = mid
         return best[:2]
 
+    def finished(pick):
+        """_finished, its estimate judged with the added nodes costing >= allow_in."""
+        rtl, frep, est = _finished(f, pick, finish, b, clk)
+        if allow_in:
+            add = finish_added(est)
+            est = with_allowance(est, {r: max(0, int(allow_in.get(r, 0)) - add[r])
+                                       for r in FIT_RESOURCES}, b)
+        return rtl, frep, est
+
     pick, s = search(lo, tmax)
-    rtl, frep, est = _finished(f, pick, finish, b, clk)
+    rtl, frep, est = finished(pick)
     failed = None                 # bottleneck of the last finished design that did not fit
     for _ in range(max_allow):
         # the FIFOs and width converters of the finished design go into the decision: the
@@ -354,7 +389,7 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
         failed = s["bottleneck_cycles"]
         allow.update(new)
         pick, s = search(lo, tmax)
-        rtl, frep, est = _finished(f, pick, finish, b, clk)
+        rtl, frep, est = finished(pick)
     bad = good = done = None
     if not _fits(est, ignore) and s["bottleneck_cycles"] < tmax:
         # the finished design (FIFOs, width converters, memories mapped together) decides:
@@ -362,7 +397,7 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
         searched.append([s["bottleneck_cycles"], False, "finished design: " + over_cap(est)])
         bad = s["bottleneck_cycles"]
         top = test(tmax)[:2]
-        got = _finished(f, top[0], finish, b, clk)
+        got = finished(top[0])
         if _fits(got[2], ignore):
             good, done = tmax, (top, got)
     elif failed is not None and s["bottleneck_cycles"] >= tmax and _fits(est, ignore):
@@ -386,7 +421,7 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
             if t >= tmax:
                 break
             cand = f.balanced(t, clk)
-            fin = _finished(f, cand[0], finish, b, clk)
+            fin = finished(cand[0])
             ok = _fits(fin[2], ignore)
             searched.append([cand[1]["bottleneck_cycles"], ok,
                              "finished design (scan up): " + over_cap(fin[2])])
@@ -400,7 +435,7 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
                 break
             mid = int(math.sqrt(bad * good))
             cand = test(mid)[:2]
-            fin = _finished(f, cand[0], finish, b, clk)
+            fin = finished(cand[0])
             ok = _fits(fin[2], ignore)
             searched.append([cand[1]["bottleneck_cycles"], ok,
                              "finished design: " + over_cap(fin[2])])
@@ -426,7 +461,8 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
         "decided_by": DECIDED_BY, "searched": searched,
         "fastest_cycles": fast["bottleneck_cycles"],
         "units_estimate": {k: s["totals"][k] for k in FIT_RESOURCES},
-        "finish_allowance": dict(allow), "finish": frep}
+        "finish_allowance": dict(allow), "given_allowance": dict(allow_in or {}),
+        "finish": frep}
 
 
 def copy_back(finn_model, folded_mapped):

@@ -66,3 +66,80 @@ def test_default_target_of_the_default_job():
     assert default_target_fps(Namespace(**{**vars(a), "target_fps": 5000.0})) == 5000.0
     assert default_target_fps(Namespace(**{**vars(a), "board": "zcu104"})) is None
     assert default_target_fps(Namespace(**{**vars(a), "arch": "bireal-cifar"})) is None
+
+
+def _sized_estimate(fits: bool, fifo_lut: int, search: dict | None) -> dict:
+    """An estimates.json after FIFO sizing: units + one FIFO of fifo_lut LUT."""
+    from hw.boards import get_board
+    from hw.estimates import summarize
+    layers = [{"name": "XnorMVAU_rtl_0", "op_type": "XnorMVAU_rtl", "LUT": 40_000,
+               "BRAM18": 100, "URAM": 0, "DSP": 10, "cycles": 4_704},
+              {"name": "StreamingFIFO_rtl_0", "op_type": "StreamingFIFO_rtl",
+               "LUT": fifo_lut, "BRAM18": 8, "URAM": 0, "DSP": 0, "cycles": 0}]
+    est = summarize(layers, get_board("pynq-z2"), 100.0)
+    assert est["fits"] == fits, est["fit"]
+    return {**est, "rtl": {"folding_search": search} if search else {}}
+
+
+def test_sizing_allowance_when_the_sized_design_is_over():
+    """hw.rtl_folding.sizing_allowance: the largest of what the sized FIFOs cost and the
+    allowances the folding used; None when the design fits, the folding was not automatic or
+    did not fit anyway, or folding again would use no larger allowance."""
+    from hw.rtl_folding import sizing_allowance
+    search = {"fits": True, "finish_allowance": {"LUT": 1_000, "BRAM18": 20},
+              "given_allowance": {}}
+    over = _sized_estimate(False, 6_000, search)
+    assert sizing_allowance(over) == {"LUT": 6_000, "BRAM18": 20, "URAM": 0, "DSP": 0}
+    assert sizing_allowance(_sized_estimate(True, 1_000, search)) is None
+    assert sizing_allowance(_sized_estimate(False, 6_000, None)) is None       # --folding
+    assert sizing_allowance(_sized_estimate(False, 6_000, {**search, "fits": False})) is None
+    # already folded with at least this allowance: nothing to gain
+    again = {**search, "given_allowance": {"LUT": 6_000, "BRAM18": 20}}
+    assert sizing_allowance(_sized_estimate(False, 6_000, again)) is None
+
+
+def test_build_folds_again_when_sizing_puts_the_design_over(tmp_path, monkeypatch, capsys):
+    """sim.build.size_and_refold: a sized design over the board is compiled again with its
+    sized FIFOs as allowance and sized again; the loop ends when it fits (or after
+    REFOLD_MAX re-folds), each re-fold recorded for build.json and the report."""
+    import argparse
+    import hw.compile
+    import sim.fifo_sizing
+    from sim.build import REFOLD_MAX, size_and_refold
+    hwd = tmp_path / "hw"
+    hwd.mkdir()
+    search = {"fits": True, "finish_allowance": {}, "given_allowance": {}}
+    calls = []
+
+    def fake_compile(onnx, out, **kw):          # a new folding, FIFOs at derived depths
+        calls.append(kw)
+        (out / "fifo_sizing.json").unlink()
+        given = {"fits": True, "finish_allowance": {}, "given_allowance":
+                 kw["sizing_allowance"]}
+        (out / "estimates.json").write_text(json.dumps(_sized_estimate(True, 500, given)))
+
+    def fake_size(d, fits):
+        (d / "fifo_sizing.json").write_text("{}")
+        est = json.loads((d / "estimates.json").read_text())
+        search = est["rtl"]["folding_search"]
+        ok = fits(search)
+        (d / "estimates.json").write_text(json.dumps(
+            _sized_estimate(ok, 1_000 if ok else 6_000 + 100 * len(calls), search)))
+    monkeypatch.setattr(hw.compile, "compile_model", fake_compile)
+    a = argparse.Namespace(board="pynq-z2", target_fps=None, verify_images=2, images=6)
+    # fits once folded with the allowance
+    (hwd / "estimates.json").write_text(json.dumps(_sized_estimate(True, 500, search)))
+    monkeypatch.setattr(sim.fifo_sizing, "size_fifos",
+                        lambda d: fake_size(d, lambda s: bool(s["given_allowance"])))
+    recs = size_and_refold(a, tmp_path, hwd)
+    assert len(calls) == 1 and calls[0]["sizing_allowance"]["LUT"] == 6_000, calls
+    assert recs[0]["allowance"]["LUT"] == 6_000 and "LUT" in recs[0]["over"]
+    assert "folding and compiling again" in capsys.readouterr().err
+    # never fits: stops after REFOLD_MAX re-folds, each with a larger allowance
+    calls.clear()
+    (hwd / "fifo_sizing.json").unlink()
+    (hwd / "estimates.json").write_text(json.dumps(_sized_estimate(True, 500, search)))
+    monkeypatch.setattr(sim.fifo_sizing, "size_fifos", lambda d: fake_size(d, lambda s: False))
+    recs = size_and_refold(a, tmp_path, hwd)
+    assert len(calls) == len(recs) == REFOLD_MAX
+    assert [c["sizing_allowance"]["LUT"] for c in calls] == [6_000, 6_100]

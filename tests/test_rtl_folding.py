@@ -104,6 +104,34 @@ def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
     assert rep["target_cycles"] > rep["fastest_cycles"]          # the extra changed the choice
 
 
+def test_given_allowance_starts_the_search(hw_model):
+    """sim.build re-folds a design that is over the board after FIFO sizing with what its
+    sized FIFOs cost (fold_rtl's allow_in): the folding is the fastest whose units + that
+    allowance fit, the same T the search finds on a board that much smaller, decided without
+    extra builds (the finished design's own derived FIFOs cost less than the allowance)."""
+    import hw.estimates as E
+    from hw.rtl_folding import fold_rtl
+    pynq = dataclasses.replace(get_board("pynq-z2"), DSP=100_000)
+    mapped = _mapped(hw_model, pynq.part)
+    f = _Folder(mapped, pynq)
+    mid = f.joint_summary(f.balanced(4_000, pynq.clock_mhz)[0], pynq.clock_mhz)
+    extra = 8_500
+    lut = int((mid["totals"]["LUT"] + extra) / E.FIT_CAP) + 1
+    board = dataclasses.replace(pynq, name="given-allow", LUT=lut)
+    builds = []
+
+    def finish(m):
+        builds.append(1)
+        return _finish_joint(pynq.part, board, {"LUT": extra})(m)
+    _, _, rep = fold_rtl(mapped, board, 1, finish=finish, allow_in={"LUT": extra})
+    assert rep["fits"] and len(builds) == 1, rep["searched"]
+    assert rep["given_allowance"] == {"LUT": extra} and rep["finish_allowance"]["LUT"] == extra
+    small = dataclasses.replace(pynq, name="given-ref", LUT=lut - round(extra / E.FIT_CAP))
+    _, _, ref = fold_rtl(mapped, small, 1, finish=_finish_joint(pynq.part, small))
+    assert rep["target_cycles"] == ref["target_cycles"] > rep["fastest_cycles"], \
+        (rep["searched"], ref["searched"])
+
+
 def _fold_with_finish_over(hw_model, monkeypatch, over):
     """fold_rtl on a board whose LUTs every unit folding meets, with a stand-in finish that
     adds 10 x the board's LUTs to the designs where over(bottleneck, T0) holds (T0: the
