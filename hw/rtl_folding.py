@@ -268,19 +268,21 @@ def sizing_allowance(est: dict) -> dict | None:
     """The allowance to fold again with (fold_rtl allow_in) when `est`, the estimate of a
     design after FIFO sizing (estimates.json), is over the board although its automatic
     folding fit before the sizing: per resource the largest of what its FIFOs and width
-    converters cost now and the allowances its folding already used. None when it fits,
-    when the folding was not automatic or did not fit anyway, or when that allowance is no
-    larger than the one the folding was given (folding again would change nothing)."""
-    search = (est.get("rtl") or {}).get("folding_search") if isinstance(est.get("rtl"), dict) \
-        else None
+    converters cost now, the allowances its folding used, and - where it is over - the
+    allowance it was given plus the excess (a design folded with an allowance and still
+    over, because the units' memory mapping differs from the finished design's, asks for
+    more). None when it fits, or when the folding was not automatic or did not fit anyway."""
+    rtl = est.get("rtl")
+    search = rtl.get("folding_search") if isinstance(rtl, dict) else None
     if est.get("fits") or not search or not search.get("fits"):
         return None
     add = finish_added(est)
     given = search.get("given_allowance") or {}
     new = {r: max(add[r], int(search.get("finish_allowance", {}).get(r, 0)),
                   int(given.get(r, 0))) for r in FIT_RESOURCES}
-    if all(new[r] <= int(given.get(r, 0)) for r in FIT_RESOURCES):
-        return None
+    for r, f in est["fit"].items():
+        if r in new and not f["ok"]:
+            new[r] = max(new[r], int(given.get(r, 0)) + math.ceil(f["used"] - f["limit"]))
     return new
 
 
