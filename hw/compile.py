@@ -170,24 +170,24 @@ def compile_model(onnx_path, out_dir, board: str = "pynq-z2", target_fps: float 
                   folding: str | None = None, clock_mhz: float | None = None,
                   images: int | None = 100, quiet: bool = False,
                   target_cycles: int | None = None, weight_load: str = "auto",
-                  sizing_allowance: dict | None = None) -> dict:
+                  sizing_growth: dict | None = None) -> dict:
     """Check every input, then compile into a temporary sibling of out_dir renamed at the end
     (model.guard.staged: a failure leaves out_dir as it was). weight_load: "auto" lets weight
     memories go to URAM, loaded at run time through wload_V (UltraScale+ boards only; see
-    hw.memory), "off" keeps every weight memory a ROM. sizing_allowance (resource -> amount:
-    what a previous build's FIFOs and width converters cost after FIFO sizing) goes to the
-    automatic folding (hw.rtl_folding.fold_rtl allow_in)."""
+    hw.memory), "off" keeps every weight memory a ROM. sizing_growth (resource -> amount:
+    what FIFO sizing added to a previous build) goes to the automatic folding
+    (hw.rtl_folding.fold_rtl growth)."""
     if weight_load not in ("auto", "off"):
         raise BiRealError(f"--weight-load must be auto or off, got {weight_load!r}")
     clock = check_compile(onnx_path, board, target_fps, folding, clock_mhz, images,
                           target_cycles)
     with guard.staged(out_dir, COMPILE_OWNED) as work:
         return _compile(onnx_path, work, Path(out_dir), board, clock, target_fps, folding,
-                        images, quiet, target_cycles, weight_load, sizing_allowance)
+                        images, quiet, target_cycles, weight_load, sizing_growth)
 
 
 def _compile(onnx_path, out: Path, final: Path, board, clock, target_fps, folding, images,
-             quiet, target_cycles, weight_load="auto", sizing_allowance=None) -> dict:
+             quiet, target_cycles, weight_load="auto", sizing_growth=None) -> dict:
     """compile_model's work in folder `out`; paths stored in the files name `final`."""
     from qonnx.custom_op.registry import getCustomOp
     from . import estimates as E
@@ -229,7 +229,7 @@ def _compile(onnx_path, out: Path, final: Path, board, clock, target_fps, foldin
         mapped, mrep = _specialize(child0, b.part, log, stage="map")
         rtl, folded, frep = fold_rtl(mapped, b, target, clock_mhz=clock,
                                      finish=lambda m: _specialize(m, b.part, log, stage="finish"),
-                                     allow_in=sizing_allowance)
+                                     growth=sizing_growth)
         rrep = {**mrep, **frep.pop("finish"), "folding_search": frep}
         if not frep["fits"]:
             rrep["rtl_fits"] = False
@@ -239,10 +239,9 @@ def _compile(onnx_path, out: Path, final: Path, board, clock, target_fps, foldin
                if (target_fps or target_cycles) else f"auto: fastest folding that fits {board}"
                ) + f", achieved {frep['achieved_cycles']} cycles/frame, decided on the " \
             "estimate of the RTL design"
-        if sizing_allowance:
-            how += ("; FIFOs and width converters counted at least as a previous build's "
-                    "after FIFO sizing: " + ", ".join(f"{v} {k}" for k, v in
-                                                      sizing_allowance.items() if v))
+        if sizing_growth:
+            how += ("; judged with what FIFO sizing added to a previous build: " + ", ".join(
+                f"+{v} {k}" for k, v in sizing_growth.items() if v))
         if frep.get("warning"):
             how += f"; {frep['warning']}"
         if not frep["fits"]:

@@ -92,6 +92,12 @@ class _Folder:
         self.mem_units = {n.name for n, _ in self.units if n.op_type in MEMORY_UNITS}
         self.costs: dict = {}                   # (unit, cfg) -> its estimate row
         self.allow: dict = {}                   # resource -> finished design's allowance
+        self.grow: dict = {}                    # resource -> what FIFO sizing will add
+
+    def reserved(self) -> dict:
+        """Resource -> what the units cannot use: the finished design's allowance + the
+        sizing growth."""
+        return {r: self.allow.get(r, 0) + self.grow.get(r, 0) for r in FIT_RESOURCES}
 
     def _options(self, node, inst):
         """[(cycles, lanes, PE, cfg)] of every legal folding, sorted cheapest first."""
@@ -144,8 +150,9 @@ class _Folder:
 
     def share_cost(self, name: str, cfg: dict) -> float:
         """Sum over FIT_RESOURCES of the unit's estimate at `cfg` / what the units may take of
-        the board (FIT_CAP x available - the finished design's allowance, self.allow), so a
-        search with an allowance weighs resources as one on a board that much smaller."""
+        the board (FIT_CAP x available - reserved(): the finished design's allowance and the
+        sizing growth), so a search with an allowance weighs resources as one on a board that
+        much smaller."""
         key = (name, tuple(sorted(cfg.items())))
         if key not in self.costs:
             node = self.byname[name]
@@ -157,7 +164,8 @@ class _Folder:
             for a, v in old.items():
                 inst.set_nodeattr(a, v)
         row = self.costs[key]
-        room = {r: FIT_CAP * getattr(self.b, r) - self.allow.get(r, 0) for r in FIT_RESOURCES}
+        res = self.reserved()
+        room = {r: FIT_CAP * getattr(self.b, r) - res[r] for r in FIT_RESOURCES}
         return sum(row[r] / room[r] if room[r] > 0 else (math.inf if row[r] else 0.0)
                    for r in FIT_RESOURCES if getattr(self.b, r))
 
@@ -194,11 +202,11 @@ class _Folder:
         (hw.memory.SetWeightMemory, as finish_rtl maps them) instead of each alone: a
         fully folded net whose memories, each cheapest alone, are LUT ROMs that together
         overflow the LUTs, is mapped to block RAM / URAM where those are free. The finished
-        design's allowance (self.allow: its FIFOs and width converters) counts as used, as
-        finish_rtl's mapping sees those nodes."""
+        design's allowance (self.allow: its FIFOs and width converters) and the sizing growth
+        count as used, as finish_rtl's mapping and the sizing's remap see those nodes."""
         avail = {r: self.b.available(r) for r in MEMORY_RESOURCES}
         m = self.apply(pick, copy.deepcopy(self.m)).transform(
-            SetWeightMemory(self.b.part, available=avail, extra=self.allow))
+            SetWeightMemory(self.b.part, available=avail, extra=self.reserved()))
         rows = [layer_estimate(n, getCustomOp(n), getCustomOp(n), self.b.part)
                 for n, _ in _nodes(m)]
         return summarize(rows, self.b, clock_mhz)
@@ -264,22 +272,21 @@ def finish_added(est: dict) -> dict:
     return {k: int(sum(r[k] for r in rows)) for k in FIT_RESOURCES}
 
 
-def sizing_allowance(est: dict) -> dict | None:
-    """The allowance to fold again with (fold_rtl allow_in) when `est`, the estimate of a
-    design after FIFO sizing (estimates.json), is over the board although its automatic
-    folding fit before the sizing: per resource the largest of what its FIFOs and width
-    converters cost now, the allowances its folding used, and - where it is over - the
-    allowance it was given plus the excess (a design folded with an allowance and still
-    over, because the units' memory mapping differs from the finished design's, asks for
-    more). None when it fits, or when the folding was not automatic or did not fit anyway."""
+def sizing_growth(est: dict) -> dict | None:
+    """What FIFO sizing added to a design (resource -> amount) to fold again with
+    (fold_rtl growth), when `est` (estimates.json after the sizing, with the compile's totals
+    in "compile_totals") is over the board although its automatic folding fit before the
+    sizing: per resource max(0, sized - compiled), and where it is over at least the growth
+    its folding was given plus the excess (a re-folded design still over asks for more).
+    None when it fits, when the folding was not automatic or did not fit anyway, or when
+    the compile's totals are unknown."""
     rtl = est.get("rtl")
     search = rtl.get("folding_search") if isinstance(rtl, dict) else None
-    if est.get("fits") or not search or not search.get("fits"):
+    before = est.get("compile_totals")
+    if est.get("fits") or not search or not search.get("fits") or not before:
         return None
-    add = finish_added(est)
-    given = search.get("given_allowance") or {}
-    new = {r: max(add[r], int(search.get("finish_allowance", {}).get(r, 0)),
-                  int(given.get(r, 0))) for r in FIT_RESOURCES}
+    given = search.get("sizing_growth") or {}
+    new = {r: max(0, int(est["totals"][r]) - int(before.get(r, 0))) for r in FIT_RESOURCES}
     for r, f in est["fit"].items():
         if r in new and not f["ok"]:
             new[r] = max(new[r], int(given.get(r, 0)) + math.ceil(f["used"] - f["limit"]))
@@ -298,7 +305,7 @@ def _finished(f, pick, finish, b, clk):
 
 
 def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None = None,
-             max_relax: int = 6, max_allow: int = 3, allow_in: dict | None = None):
+             max_relax: int = 6, max_allow: int = 3, growth: dict | None = None):
     """Fold the RTL-unit graph `mapped` (hw.rtl_flow.map_rtl) for `board` at the smallest
     cycles/frame >= target_cycles that fits (see module docstring); `finish(model) ->
     (rtl_model, report)` builds the design (hw.rtl_flow.finish_rtl), whose estimate decides:
@@ -309,12 +316,10 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
     foldings can need *more* LUTs: deeper weight ROMs), or if the allowance rules out every
     folding below T_max (it was measured at a faster folding, with deeper FIFOs), a geometric
     bisection between the last failing bottleneck and T_max on the finished design's
-    estimate (max_relax steps) picks the fastest that fits. `allow_in` (resource -> amount)
-    is an allowance measured elsewhere: what a previous build's FIFOs and width converters
-    cost after its FIFO sizing (sim.build re-folds with it when the sized design is over the
-    board). It starts the search, and every finished design is judged with its FIFOs and
-    width converters costing at least that much (their depths here are the derived ones,
-    which the sizing deepens).
+    estimate (max_relax steps) picks the fastest that fits. `growth` (resource -> amount):
+    what the simulation's FIFO sizing added to a previous build of this net (sizing_growth;
+    sim.build folds again with it when the sized design is over the board), added to every
+    design judged here, units and finished alike (their FIFOs have the derived depths).
 
     Returns (rtl_model, folded mapped model, report) with report {board, requested_cycles,
     target_cycles, achieved_cycles, bottleneck_layer, est_fps, fits, warning, decided_by,
@@ -336,12 +341,13 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
     tmax = max(lo, slow["bottleneck_cycles"])
     searched = []
     allow: dict = f.allow         # resource -> what the finished design adds (measured)
-    allow.update({r: int(v) for r, v in (allow_in or {}).items() if r in FIT_RESOURCES and v})
+    grow = f.grow                 # resource -> what FIFO sizing added to a previous build
+    grow.update({r: int(v) for r, v in (growth or {}).items() if r in FIT_RESOURCES and v})
 
     def test(t):
         pick, _ = f.balanced(t, clk)
         s = f.joint_summary(pick, clk)       # memories mapped together, as they are built
-        sa = with_allowance(s, allow, b)
+        sa = with_allowance(s, f.reserved(), b)
         ok = _fits(sa, ignore)
         searched.append([t, ok, over_cap(sa)])
         return pick, s, ok
@@ -364,13 +370,9 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
         return best[:2]
 
     def finished(pick):
-        """_finished, its estimate judged with the added nodes costing >= allow_in."""
+        """_finished, its estimate judged with the sizing growth added."""
         rtl, frep, est = _finished(f, pick, finish, b, clk)
-        if allow_in:
-            add = finish_added(est)
-            est = with_allowance(est, {r: max(0, int(allow_in.get(r, 0)) - add[r])
-                                       for r in FIT_RESOURCES}, b)
-        return rtl, frep, est
+        return rtl, frep, with_allowance(est, grow, b)
 
     pick, s = search(lo, tmax)
     rtl, frep, est = finished(pick)
@@ -463,7 +465,7 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
         "decided_by": DECIDED_BY, "searched": searched,
         "fastest_cycles": fast["bottleneck_cycles"],
         "units_estimate": {k: s["totals"][k] for k in FIT_RESOURCES},
-        "finish_allowance": dict(allow), "given_allowance": dict(allow_in or {}),
+        "finish_allowance": dict(allow), "sizing_growth": grow,
         "finish": frep}
 
 

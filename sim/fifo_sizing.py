@@ -58,6 +58,8 @@ def _update_estimates(d: Path, rtl, info: dict):
         if k in old:
             est[k] = old[k]
     est["fifo_depths"] = "sized by simulation (fifo_sizing.json)"
+    # what the sizing added: sim.build folds again with it when the sized design is over
+    est["compile_totals"] = old.get("compile_totals", old.get("totals"))
     save_json(d / "estimates.json", est)
     E.plot_estimates(est, d / "estimates.png")
     atomic_write(d / "estimates.txt", lambda t: Path(t).write_text(E.format_estimates(est) + "\n"),

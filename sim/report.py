@@ -226,10 +226,9 @@ def build_doc(out: Path) -> Doc:
     d.table(["board"] + [f"{r} used / available" for r in RES] + ["fits"], rows)
     for r in b.get("refolds") or []:
         d.p(f"Folded again after FIFO sizing: at {_n(r['cycles'])} cycles/frame the sized design "
-            f"was over the board ({r['over']}) [analytical]; compiled again with its FIFOs and "
-            "width converters counted as sized (" + ", ".join(
-                f"{_n(v)} {k}" for k, v in r["allowance"].items() if v) + ") "
-            f"in {_n(r.get('compile_seconds'))} s.")
+            f"was over the board ({r['over']}) [analytical]; compiled again with what the "
+            "sizing added (" + ", ".join(f"+{_n(v)} {k}" for k, v in r["growth"].items() if v)
+            + f") counted in every design the folding judged, in {_n(r.get('compile_seconds'))} s.")
     d.h("Per-layer folding and cycles")
     layers = [x for x in est.get("layers", []) if x["op_type"] != "StreamingFIFO_rtl"]
     fifo = [x for x in est.get("layers", []) if x["op_type"] == "StreamingFIFO_rtl"]

@@ -68,8 +68,10 @@ def test_default_target_of_the_default_job():
     assert default_target_fps(Namespace(**{**vars(a), "arch": "bireal-cifar"})) is None
 
 
-def _sized_estimate(fits: bool, fifo_lut: int, search: dict | None) -> dict:
-    """An estimates.json after FIFO sizing: units + one FIFO of fifo_lut LUT."""
+def _sized_estimate(fits: bool, fifo_lut: int, search: dict | None,
+                    compiled: int | None = 500) -> dict:
+    """An estimates.json after FIFO sizing: units + one FIFO of fifo_lut LUT (compiled: its
+    LUT before the sizing)."""
     from hw.boards import get_board
     from hw.estimates import summarize
     layers = [{"name": "XnorMVAU_rtl_0", "op_type": "XnorMVAU_rtl", "LUT": 40_000,
@@ -78,30 +80,32 @@ def _sized_estimate(fits: bool, fifo_lut: int, search: dict | None) -> dict:
                "LUT": fifo_lut, "BRAM18": 8, "URAM": 0, "DSP": 0, "cycles": 0}]
     est = summarize(layers, get_board("pynq-z2"), 100.0)
     assert est["fits"] == fits, est["fit"]
-    return {**est, "rtl": {"folding_search": search} if search else {}}
+    before = compiled and {**est["totals"], "LUT": 40_000 + compiled}
+    return {**est, "rtl": {"folding_search": search} if search else {},
+            "compile_totals": before}
 
 
-def test_sizing_allowance_when_the_sized_design_is_over():
-    """hw.rtl_folding.sizing_allowance: the largest of what the sized FIFOs cost, the
-    allowances the folding used and, where over, the given allowance + the excess; None when
-    the design fits, or the folding was not automatic or did not fit anyway."""
-    from hw.rtl_folding import sizing_allowance
-    search = {"fits": True, "finish_allowance": {"LUT": 1_000, "BRAM18": 20},
-              "given_allowance": {}}
+def test_sizing_growth_when_the_sized_design_is_over():
+    """hw.rtl_folding.sizing_growth: what the sizing added (sized - compiled, >= 0) and, where
+    over, at least the growth the folding was given + the excess; None when the design fits,
+    the folding was not automatic or did not fit anyway, or the compile's totals are unknown."""
+    from hw.rtl_folding import sizing_growth
+    search = {"fits": True, "finish_allowance": {"LUT": 1_000}, "sizing_growth": {}}
     over = _sized_estimate(False, 6_000, search)
-    assert sizing_allowance(over) == {"LUT": 6_000, "BRAM18": 20, "URAM": 0, "DSP": 0}
-    assert sizing_allowance(_sized_estimate(True, 1_000, search)) is None
-    assert sizing_allowance(_sized_estimate(False, 6_000, None)) is None       # --folding
-    assert sizing_allowance(_sized_estimate(False, 6_000, {**search, "fits": False})) is None
-    # folded with this allowance already and still over (46,000 LUT, limit 45,220): the
-    # allowance grows by the excess, so a re-fold never repeats the same search
-    again = {**search, "given_allowance": {"LUT": 6_000, "BRAM18": 20}}
-    assert sizing_allowance(_sized_estimate(False, 6_000, again))["LUT"] == 6_000 + 780
+    assert sizing_growth(over) == {"LUT": 5_500, "BRAM18": 0, "URAM": 0, "DSP": 0}
+    assert sizing_growth(_sized_estimate(True, 1_000, search)) is None
+    assert sizing_growth(_sized_estimate(False, 6_000, None)) is None       # --folding
+    assert sizing_growth(_sized_estimate(False, 6_000, {**search, "fits": False})) is None
+    assert sizing_growth(_sized_estimate(False, 6_000, search, compiled=None)) is None
+    # folded with this growth already and still over (46,000 LUT, limit 45,220): it grows
+    # by the excess, so a second re-fold never repeats the first's search
+    again = {**search, "sizing_growth": {"LUT": 5_500}}
+    assert sizing_growth(_sized_estimate(False, 6_000, again))["LUT"] == 5_500 + 780
 
 
 def test_build_folds_again_when_sizing_puts_the_design_over(tmp_path, monkeypatch, capsys):
-    """sim.build.size_and_refold: a sized design over the board is compiled again with its
-    sized FIFOs as allowance and sized again; the loop ends when it fits (or after
+    """sim.build.size_and_refold: a design that FIFO sizing put over the board is compiled
+    again with the sizing's growth and sized again; the loop ends when it fits (or after
     REFOLD_MAX re-folds), each re-fold recorded for build.json and the report."""
     import argparse
     import hw.compile
@@ -109,14 +113,13 @@ def test_build_folds_again_when_sizing_puts_the_design_over(tmp_path, monkeypatc
     from sim.build import REFOLD_MAX, size_and_refold
     hwd = tmp_path / "hw"
     hwd.mkdir()
-    search = {"fits": True, "finish_allowance": {}, "given_allowance": {}}
+    search = {"fits": True, "finish_allowance": {}, "sizing_growth": {}}
     calls = []
 
     def fake_compile(onnx, out, **kw):          # a new folding, FIFOs at derived depths
         calls.append(kw)
         (out / "fifo_sizing.json").unlink()
-        given = {"fits": True, "finish_allowance": {}, "given_allowance":
-                 kw["sizing_allowance"]}
+        given = {**search, "sizing_growth": kw["sizing_growth"]}
         (out / "estimates.json").write_text(json.dumps(_sized_estimate(True, 500, given)))
 
     def fake_size(d, fits):
@@ -128,19 +131,19 @@ def test_build_folds_again_when_sizing_puts_the_design_over(tmp_path, monkeypatc
             _sized_estimate(ok, 1_000 if ok else 6_000 + 100 * len(calls), search)))
     monkeypatch.setattr(hw.compile, "compile_model", fake_compile)
     a = argparse.Namespace(board="pynq-z2", target_fps=None, verify_images=2, images=6)
-    # fits once folded with the allowance
+    # fits once folded with the growth
     (hwd / "estimates.json").write_text(json.dumps(_sized_estimate(True, 500, search)))
     monkeypatch.setattr(sim.fifo_sizing, "size_fifos",
-                        lambda d: fake_size(d, lambda s: bool(s["given_allowance"])))
+                        lambda d: fake_size(d, lambda s: bool(s["sizing_growth"])))
     recs = size_and_refold(a, tmp_path, hwd)
-    assert len(calls) == 1 and calls[0]["sizing_allowance"]["LUT"] == 6_000, calls
-    assert recs[0]["allowance"]["LUT"] == 6_000 and "LUT" in recs[0]["over"]
+    assert len(calls) == 1 and calls[0]["sizing_growth"]["LUT"] == 5_500, calls
+    assert recs[0]["growth"]["LUT"] == 5_500 and "LUT" in recs[0]["over"]
     assert "folding and compiling again" in capsys.readouterr().err
-    # never fits: stops after REFOLD_MAX re-folds, each with a larger allowance
+    # never fits: stops after REFOLD_MAX re-folds, each with a larger growth
     calls.clear()
     (hwd / "fifo_sizing.json").unlink()
     (hwd / "estimates.json").write_text(json.dumps(_sized_estimate(True, 500, search)))
     monkeypatch.setattr(sim.fifo_sizing, "size_fifos", lambda d: fake_size(d, lambda s: False))
     recs = size_and_refold(a, tmp_path, hwd)
     assert len(calls) == len(recs) == REFOLD_MAX
-    assert [c["sizing_allowance"]["LUT"] for c in calls] == [6_000, 6_000 + 880]
+    assert [c["sizing_growth"]["LUT"] for c in calls] == [5_500, 5_500 + 880]

@@ -104,29 +104,29 @@ def test_finished_design_allowance_decides_fit(hw_model, monkeypatch):
     assert rep["target_cycles"] > rep["fastest_cycles"]          # the extra changed the choice
 
 
-def test_given_allowance_starts_the_search(hw_model):
-    """sim.build re-folds a design that is over the board after FIFO sizing with what its
-    sized FIFOs cost (fold_rtl's allow_in): the folding is the fastest whose units + that
-    allowance fit, the same T the search finds on a board that much smaller, decided without
-    extra builds (the finished design's own derived FIFOs cost less than the allowance)."""
-    import hw.estimates as E
+def test_sizing_growth_counts_in_every_judged_design(hw_model):
+    """sim.build folds again when the simulation's FIFO sizing put the design over the board,
+    with what the sizing added (fold_rtl's growth) counted in every design judged: the
+    folding is the fastest that fits with it, the same T the search finds on a board that
+    much smaller, decided on one finished design (no re-search, no bisection)."""
     from hw.rtl_folding import fold_rtl
+    import hw.estimates as E
     pynq = dataclasses.replace(get_board("pynq-z2"), DSP=100_000)
     mapped = _mapped(hw_model, pynq.part)
     f = _Folder(mapped, pynq)
     mid = f.joint_summary(f.balanced(4_000, pynq.clock_mhz)[0], pynq.clock_mhz)
     extra = 8_500
     lut = int((mid["totals"]["LUT"] + extra) / E.FIT_CAP) + 1
-    board = dataclasses.replace(pynq, name="given-allow", LUT=lut)
+    board = dataclasses.replace(pynq, name="grown", LUT=lut)
     builds = []
 
     def finish(m):
         builds.append(1)
         return _finish_joint(pynq.part, board, {"LUT": extra})(m)
-    _, _, rep = fold_rtl(mapped, board, 1, finish=finish, allow_in={"LUT": extra})
+    _, _, rep = fold_rtl(mapped, board, 1, finish=finish, growth={"LUT": extra})
     assert rep["fits"] and len(builds) == 1, rep["searched"]
-    assert rep["given_allowance"] == {"LUT": extra} and rep["finish_allowance"]["LUT"] == extra
-    small = dataclasses.replace(pynq, name="given-ref", LUT=lut - round(extra / E.FIT_CAP))
+    assert rep["sizing_growth"] == {"LUT": extra} and not rep["finish_allowance"]
+    small = dataclasses.replace(pynq, name="grown-ref", LUT=lut - round(extra / E.FIT_CAP))
     _, _, ref = fold_rtl(mapped, small, 1, finish=_finish_joint(pynq.part, small))
     assert rep["target_cycles"] == ref["target_cycles"] > rep["fastest_cycles"], \
         (rep["searched"], ref["searched"])
