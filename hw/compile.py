@@ -246,7 +246,7 @@ def _compile(onnx_path, out: Path, final: Path, board, clock, target_fps, foldin
             how += f"; {frep['warning']}"
         if not frep["fits"]:
             how += (f"; the RTL design does not fit {board} at any folding searched: kept "
-                    f"{frep['achieved_cycles']} cycles/frame (the slowest searched)")
+                    f"{frep['achieved_cycles']} cycles/frame")
         if target_fps and frep["est_fps"] < target_fps:
             how += (f"; target {target_fps:g} FPS not reached: the fastest folding that fits "
                     f"{board} reaches {frep['est_fps']:.0f} FPS at {clock:g} MHz")
