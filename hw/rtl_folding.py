@@ -374,6 +374,13 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
         rtl, frep, est = _finished(f, pick, finish, b, clk)
         return rtl, frep, with_allowance(est, grow, b)
 
+    def stale(est) -> bool:
+        """The allowance exceeds what this finished design adds by > 1 % of a resource's
+        cap (it was measured at a faster folding): it may have ruled out foldings that fit."""
+        add = finish_added(est)
+        return any(allow.get(r, 0) - add[r] > 0.01 * FIT_CAP * b.available(r)
+                   for r in FIT_RESOURCES if b.available(r))
+
     pick, s = search(lo, tmax)
     rtl, frep, est = finished(pick)
     failed = None                 # bottleneck of the last finished design that did not fit
@@ -404,13 +411,17 @@ def fold_rtl(mapped, board, target_cycles: int, finish, clock_mhz: float | None 
         got = finished(top[0])
         if _fits(got[2], ignore):
             good, done = tmax, (top, got)
-    elif failed is not None and s["bottleneck_cycles"] >= tmax and _fits(est, ignore):
-        # the allowance (measured at a faster folding, whose FIFOs are deeper) ruled out every
-        # folding below T_max, but finished designs fit there: the same bisection between the
-        # last finished design that failed and T_max (bireal-cifar for 2,500 FPS on PYNQ-Z2
-        # otherwise fell from 39,360 straight to 9,437,184 cycles/frame)
+    elif failed is not None and _fits(est, ignore) and (s["bottleneck_cycles"] >= tmax
+                                                        or stale(est)):
+        # the allowance (measured at a faster folding, whose FIFOs are deeper and wider) ruled
+        # out every folding below T_max, or is well above what the kept design adds, but
+        # finished designs fit: the same bisection between the last finished design that
+        # failed and the kept one (bireal-cifar for 2,500 FPS on PYNQ-Z2 otherwise fell from
+        # 39,360 straight to 9,437,184 cycles/frame; re-folded with its sizing growth, from
+        # 32,768 to 65,536, where the allowance measured at 24,576 was 10.2 k LUT)
         searched.append([s["bottleneck_cycles"], True, "finished design fits; allowance "
-                         "rules out all below: bisection on finished designs from "
+                         + ("rules out all below" if s["bottleneck_cycles"] >= tmax else
+                            "above what it adds") + ": bisection on finished designs from "
                          + str(failed)])
         bad, good, done = failed, s["bottleneck_cycles"], ((pick, s), (rtl, frep, est))
     elif failed is not None and s["bottleneck_cycles"] >= tmax:
