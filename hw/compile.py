@@ -228,7 +228,8 @@ def _compile(onnx_path, out: Path, final: Path, board, clock, target_fps, foldin
                   target_cycles or 1)
         mapped, mrep = _specialize(child0, b.part, log, stage="map")
         rtl, folded, frep = fold_rtl(mapped, b, target, clock_mhz=clock,
-                                     finish=lambda m: _specialize(m, b.part, log, stage="finish"),
+                                     finish=lambda m: _specialize(m, b.part, log, stage="finish",
+                                                                  extra=sizing_growth),
                                      growth=sizing_growth)
         rrep = {**mrep, **frep.pop("finish"), "folding_search": frep}
         if not frep["fits"]:
@@ -335,9 +336,9 @@ def _graph_only(parent, child0, out: Path, b, clock, folding, target_fps, target
     return est
 
 
-def _specialize(child, part: str, log, stage: str = "all"):
-    """hw.rtl_flow's map_rtl ("map"), finish_rtl ("finish") or both ("all") on a copy, FINN's
-    chatter into the build log."""
+def _specialize(child, part: str, log, stage: str = "all", **kw):
+    """hw.rtl_flow's map_rtl ("map"), finish_rtl ("finish", kw: its extra) or both ("all") on
+    a copy, FINN's chatter into the build log."""
     import copy
     from . import rtl_flow
     fn = {"map": rtl_flow.map_rtl, "finish": rtl_flow.finish_rtl,
@@ -345,7 +346,7 @@ def _specialize(child, part: str, log, stage: str = "all"):
     with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log), \
             warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return fn(copy.deepcopy(child), part)
+        return fn(copy.deepcopy(child), part, **kw)
 
 
 def build_rtl(parent, rtl, out: Path, b, clock: float, keep: dict, onnx_path, final=None):

@@ -246,11 +246,13 @@ def map_rtl(model, part: str):
     return model, {"shortcut_fusion": fuse.report, "requant_fusion": requant.report}
 
 
-def finish_rtl(model, part: str):
+def finish_rtl(model, part: str, extra: dict | None = None):
     """Folded RTL-unit graph (map_rtl) -> the RTL design: SWG SIMD headroom, deadlock-free
     fork FIFOs, MVAU input FIFOs, width converters (fractional ones and those with a ratio
     above 256 split in two: SplitFractionalDWC, SplitWideDWC), FIFOs (finn-rtllib). Error
-    names any node left without an RTL implementation. Returns (model, {"fifo_sizing", "swg_headroom", "weight_memory",
+    names any node left without an RTL implementation. extra (resource -> amount): usage the
+    weight-memory balance leaves room for (what FIFO sizing will add: hw.rtl_folding
+    sizing_growth). Returns (model, {"fifo_sizing", "swg_headroom", "weight_memory",
     "dwc_split"})."""
     from finn.transformation.fpgadataflow.insert_dwc import InsertDWC
     from finn.transformation.fpgadataflow.insert_fifo import InsertFIFO
@@ -268,7 +270,7 @@ def finish_rtl(model, part: str):
         if n.op_type == "StreamingFIFO_rtl":
             op = getCustomOp(n)
             op.set_nodeattr("ram_style", fifo_ram_style(op.get_nodeattr("depth")))
-    wmem = SetWeightMemory(part)             # MVAU weight memories + FIFOs -> primitives (hw.memory)
+    wmem = SetWeightMemory(part, extra=extra)  # MVAU weight memories + FIFOs -> primitives
     model = model.transform(wmem).transform(InferShapes()).transform(InferDataTypes())
     left = [f"{n.name} ({n.op_type})" for n in model.graph.node if not is_rtl(n)]
     if left:
