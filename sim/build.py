@@ -250,7 +250,8 @@ def size_and_refold(a, out: Path, hw: Path) -> list[dict]:
             return refolds
         rec = {"cycles": est["bottleneck_cycles"], "over": over_cap(est),
                "totals": {r: est["totals"][r] for r in grow},
-               "compile_totals": est["compile_totals"], "growth": grow}
+               "compile_totals": est["compile_totals"], "growth": grow,
+               "sizing_seconds": json.loads((hw / "fifo_sizing.json").read_text()).get("seconds")}
         print(f"build: FIFO sizing put the design ({rec['cycles']} cycles/frame) over "
               f"{a.board}: {rec['over']}; folding and compiling again with what the sizing "
               "added (" + ", ".join(f"+{v:,} {k}" for k, v in grow.items() if v) + ") counted "
